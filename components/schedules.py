@@ -1,0 +1,106 @@
+"""EventBridge Scheduler expressions: parse once, so settings and the cost estimate agree.
+
+Scheduler accepts `cron(min hour day-of-month month day-of-week year)`, `rate(n unit)` and
+`at(yyyy-mm-ddThh:mm:ss)`. AWS only rejects a bad one at `pulumi up`; we reject it at load time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+_RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
+_CRON = re.compile(r"^cron\((.*)\)$")
+_AT = re.compile(r"^at\((.*)\)$")
+_RATE_UNITS = {"minute": 1, "hour": 60, "day": 1440}
+_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
+_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+
+# (name, low, high, extra characters AWS allows in that field, named values)
+_CRON_FIELDS = (
+    ("minutes", 0, 59, "", ()),
+    ("hours", 0, 23, "", ()),
+    ("day-of-month", 1, 31, "?LW", ()),
+    ("month", 1, 12, "", _MONTHS),
+    ("day-of-week", 1, 7, "?L#", _DAYS),
+    ("year", 1970, 2199, "", ()),
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed expression; `kind` is cron, rate or at."""
+
+    kind: str
+    expression: str
+    rate_minutes: int | None = None
+    cron_fields: tuple[str, ...] = ()
+
+
+def parse_schedule(expression: str) -> Schedule:
+    """Parse a Scheduler expression or raise ValueError saying what is allowed."""
+    expression = expression.strip()
+    if m := _RATE.match(expression):
+        return _parse_rate(expression, int(m.group(1)), m.group(2))
+    if m := _CRON.match(expression):
+        return _parse_cron(expression, m.group(1))
+    if m := _AT.match(expression):
+        try:
+            datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            raise ValueError("at(...) needs a date and time as yyyy-mm-ddThh:mm:ss") from None
+        return Schedule("at", expression)
+    raise ValueError(
+        "not a Scheduler expression; allowed: cron(min hour day-of-month month day-of-week year), "
+        "rate(n minute[s]|hour[s]|day[s]), at(yyyy-mm-ddThh:mm:ss)"
+    )
+
+
+def _parse_rate(expression: str, n: int, unit: str) -> Schedule:
+    base = unit[:-1] if unit.endswith("s") else unit
+    if base not in _RATE_UNITS:
+        raise ValueError(f"rate unit {unit!r} is not allowed; allowed: minute(s), hour(s), day(s)")
+    if n < 1:
+        raise ValueError("rate(n unit) needs n >= 1")
+    expected = base if n == 1 else base + "s"
+    if unit != expected:
+        raise ValueError(f"write rate({n} {expected}): AWS wants the singular unit for 1, plural above")
+    return Schedule("rate", expression, rate_minutes=n * _RATE_UNITS[base])
+
+
+def _parse_cron(expression: str, body: str) -> Schedule:
+    fields = body.split()
+    if len(fields) != 6:
+        raise ValueError(
+            f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
+        )
+    for value, (name, low, high, extra, names) in zip(fields, _CRON_FIELDS):
+        _check_cron_field(name, value, low, high, extra, names)
+    dom, dow = fields[2], fields[4]
+    if (dom == "?") == (dow == "?"):
+        raise ValueError("cron needs '?' in exactly one of day-of-month and day-of-week")
+    return Schedule("cron", expression, cron_fields=tuple(fields))
+
+
+def _check_cron_field(name: str, value: str, low: int, high: int, extra: str, names: tuple) -> None:
+    if value == "*" or (value == "?" and "?" in extra):
+        return
+    allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+    allowed += " with , - * /" + "".join(f" {c}" for c in extra)
+    bad = ValueError(f"cron {name} field {value!r} is not valid; allowed: {allowed}")
+    for part in value.split(","):
+        base, _, step = part.partition("/")
+        if step and not step.isdigit():
+            raise bad
+        if base == "*" or (base in ("L", "LW") and "L" in extra):
+            continue
+        if "#" in extra and "#" in base:
+            base, _, nth = base.partition("#")
+            if nth not in ("1", "2", "3", "4", "5"):
+                raise bad
+        elif base[-1:] in ("L", "W") and base[-1] in extra:
+            base = base[:-1]
+        for v in base.split("-"):
+            if not (v.upper() in names or (v.isdigit() and low <= int(v) <= high)):
+                raise bad

@@ -1,0 +1,247 @@
+"""Child process of `tools.preview`: run one Pulumi Python program under mocks, write what it registered.
+
+Run as a script (`python child.py JOB.json RESULT.json`) with the project directory as working
+directory. It imports nothing from this repository but its sibling `fakes.py` (by file path, under
+a private module name), and takes this repository off `sys.path`, so a previewed project with its
+own `components` or `tools` package gets its own. The program's prints go wherever the parent sends
+this process's stdout; the result goes to RESULT.json only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+UNKNOWN_TEXT = "<unknown>"
+SECRET_TEXT = "[secret]"
+
+
+def _load_fakes() -> Any:
+    spec = importlib.util.spec_from_file_location("_private_fargate_preview_fakes", HERE / "fakes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fakes = _load_fakes()
+
+import pulumi  # noqa: E402  (after fakes: both must load before the project's path is installed)
+from google.protobuf import json_format  # noqa: E402
+from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
+from pulumi.runtime import rpc  # noqa: E402
+from pulumi.runtime.stack import wait_for_rpcs  # noqa: E402
+
+_SIG = rpc._special_sig_key
+_SIGS = {
+    rpc._special_secret_sig: "secret",
+    rpc._special_resource_sig: "resource",
+    rpc._special_asset_sig: "asset",
+    rpc._special_archive_sig: "archive",
+    rpc._special_output_value_sig: "output",
+}
+
+
+def wire_to_json(value: Any) -> Any:
+    """A value as the engine sees it on the wire, with unknowns and secrets made readable."""
+    if isinstance(value, dict):
+        kind = _SIGS.get(value.get(_SIG, ""))
+        if kind == "secret":
+            return SECRET_TEXT
+        if kind == "resource":
+            return value.get("urn")
+        if kind in ("asset", "archive"):
+            return {kind: value.get("path") or value.get("uri") or value.get("text") or "<inline>"}
+        if kind == "output":
+            if "value" not in value:
+                return UNKNOWN_TEXT
+            return SECRET_TEXT if value.get("secret") else wire_to_json(value["value"])
+        return {k: wire_to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_to_json(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN_TEXT
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def struct_to_json(struct: Any) -> dict[str, Any]:
+    """A protobuf Struct from a register request or response as plain JSON."""
+    if struct is None:
+        return {}
+    return wire_to_json(json_format.MessageToDict(struct))
+
+
+class PreviewMocks(pulumi_mocks.Mocks):
+    """Answers invokes from the fakes; in `up` mode adds the outputs a provider would compute."""
+
+    def __init__(self, cloud: Any, preview: bool):
+        self.cloud = cloud
+        self.preview = preview
+        self.unanswered: list[str] = []
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+        try:
+            return self.cloud.invoke(args.token, dict(args.args)), None
+        except fakes.UnansweredInvoke as exc:
+            self.unanswered.append(str(exc))
+            raise
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = {k: v for k, v in dict(args.inputs).items() if v is not None}
+        if not args.custom:
+            return "", {}
+        if self.preview:
+            # The engine's first preview knows inputs and nothing the provider computes, id included.
+            return "", inputs
+        rid, computed = self.cloud.computed_outputs(args.typ, args.name, f"{args.typ}::{args.name}", inputs)
+        return rid, {**inputs, **computed}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Sees every RegisterResource request, as the policy engine does: parent, dependencies, protect."""
+
+    def __init__(self, mocks: PreviewMocks):
+        super().__init__(mocks)
+        self.records: list[dict[str, Any]] = []
+        self.preview = mocks.preview
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        custom = bool(request.custom)
+        if request.type == "pulumi:pulumi:Stack":
+            rid, outputs = "", {}
+        else:
+            rid = response.id if custom else ""
+            outputs = struct_to_json(response.object) if custom else {}
+        if custom and not rid:
+            rid = UNKNOWN_TEXT
+        self.records.append({
+            "urn": response.urn,
+            "type": request.type,
+            "name": request.name,
+            "parent": request.parent or None,
+            "custom": custom,
+            "inputs": struct_to_json(request.object),
+            "id": rid,
+            "outputs": outputs,
+            "propertyDependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            "dependencies": list(request.dependencies),
+            "protect": bool(request.protect) if request.HasField("protect") else False,
+            "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+        })
+        return response
+
+
+class _Notes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def _resolve(value: Any) -> Any:
+    """A stack output made JSON-safe: unknown leaves as `<unknown>`, secrets as `[secret]`."""
+    if isinstance(value, pulumi.Output):
+        if not await value.is_known():
+            return UNKNOWN_TEXT
+        if await value.is_secret():
+            return SECRET_TEXT
+        return await _resolve(await value.future())
+    if isinstance(value, pulumi.Resource):
+        return await _resolve(value.urn)
+    if isinstance(value, dict):
+        return {str(k): await _resolve(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [await _resolve(v) for v in value]
+    if inspect.isawaitable(value):
+        return await _resolve(await value)
+    return value
+
+
+def _where(exc: BaseException, project_dir: Path) -> str:
+    """The innermost frame of the project's own code, so a one-line error still points somewhere."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        try:
+            rel = path.resolve().relative_to(project_dir)
+        except ValueError:
+            continue
+        if ".venv" not in rel.parts and "site-packages" not in rel.parts:
+            return f" (at {rel}:{frame.lineno})"
+    return ""
+
+
+def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
+    if mocks.unanswered:
+        return mocks.unanswered[0]
+    if isinstance(exc, pulumi.RunError):
+        return str(exc)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"the program failed: {type(exc).__name__}: {text}{_where(exc, project_dir)}"
+
+
+def run(job: dict[str, Any]) -> dict[str, Any]:
+    """Run the program described by `job` and return the result document."""
+    project_dir = Path(job["directory"]).resolve()
+    main = Path(job["main"]).resolve()
+    own = {HERE, REPO}
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in own]
+    for entry in {main.parent, project_dir}:
+        sys.path.insert(0, str(entry))
+    os.chdir(project_dir)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    notes = _Notes()
+    logger = logging.getLogger("private-fargate.preview.program")
+    logger.addHandler(notes)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    cloud = fakes.Cloud(job["region"], job.get("account") or fakes.DEFAULT_ACCOUNT)
+    preview = job["mode"] == "preview"
+    mocks = PreviewMocks(cloud, preview)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(job["config"], job["secretKeys"])
+    pulumi.runtime.set_mocks(mocks, project=job["project"], stack=job["stack"], preview=preview,
+                             logger=logger, monitor=monitor)
+    try:
+        runpy.run_path(str(main), run_name="__main__")
+        loop.run_until_complete(wait_for_rpcs())
+        root = pulumi.runtime.settings.get_root_resource()
+        outputs = loop.run_until_complete(_resolve(dict(getattr(root, "outputs", {}) or {})))
+    except BaseException as exc:  # noqa: BLE001 (reported as one line; SystemExit too)
+        if os.environ.get("PRIVATE_FARGATE_PREVIEW_DEBUG"):
+            traceback.print_exc()
+        if isinstance(exc, SystemExit) and not exc.code:
+            return {"ok": False, "error": "the program called sys.exit() before it finished"}
+        return {"ok": False, "error": _message(exc, mocks, project_dir)}
+    return {"ok": True, "resources": monitor.records, "outputs": outputs, "notes": notes.messages}
+
+
+def main() -> int:
+    job_file, result_file = sys.argv[1], sys.argv[2]
+    job = json.loads(Path(job_file).read_text())
+    result = run(job)
+    Path(result_file).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
