@@ -75,7 +75,7 @@ def _parse_cron(expression: str, body: str) -> Schedule:
         raise ValueError(
             f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
         )
-    for value, (name, low, high, extra, names) in zip(fields, _CRON_FIELDS):
+    for value, (name, low, high, extra, names) in zip(fields, _CRON_FIELDS, strict=True):
         _check_cron_field(name, value, low, high, extra, names)
     dom, dow = fields[2], fields[4]
     if (dom == "?") == (dow == "?"):

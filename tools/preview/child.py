@@ -196,8 +196,52 @@ def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
     return f"the program failed: {type(exc).__name__}: {text}{_where(exc, project_dir)}"
 
 
+class ProgramFailed(Exception):
+    """The program (or what it asked of the mocks) failed; the message is one line."""
+
+
+def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
+             region: str, account: str | None = None, mode: str = "preview",
+             project_dir: Path | None = None) -> dict[str, Any]:
+    """Run `build()` (a program or one component) under mocks; return resources, outputs and notes.
+
+    Each call gets a fresh event loop, root stack and config, so tests can call it repeatedly.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    notes = _Notes()
+    logger = logging.getLogger(f"private-fargate.preview.{id(notes)}")
+    logger.addHandler(notes)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    preview = mode == "preview"
+    mocks = PreviewMocks(fakes.Cloud(region, account or fakes.DEFAULT_ACCOUNT), preview)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.settings.SETTINGS.outputs = set()
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=monitor)
+    try:
+        try:
+            build()
+            loop.run_until_complete(wait_for_rpcs())
+            root = pulumi.runtime.settings.get_root_resource()
+            outputs = loop.run_until_complete(_resolve(dict(getattr(root, "outputs", {}) or {})))
+        except BaseException as exc:  # reported as one line, SystemExit too
+            if os.environ.get("PRIVATE_FARGATE_PREVIEW_DEBUG"):
+                traceback.print_exc()
+            if isinstance(exc, SystemExit) and not exc.code:
+                raise ProgramFailed("the program called sys.exit() before it finished") from exc
+            raise ProgramFailed(_message(exc, mocks, project_dir or Path.cwd().resolve())) from exc
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return {"resources": monitor.records, "outputs": outputs, "notes": notes.messages}
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
-    """Run the program described by `job` and return the result document."""
+    """Run the program described by `job` in this process, isolated from this repository's modules."""
     project_dir = Path(job["directory"]).resolve()
     main = Path(job["main"]).resolve()
     own = {HERE, REPO}
@@ -205,34 +249,14 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     for entry in {main.parent, project_dir}:
         sys.path.insert(0, str(entry))
     os.chdir(project_dir)
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    notes = _Notes()
-    logger = logging.getLogger("private-fargate.preview.program")
-    logger.addHandler(notes)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-
-    cloud = fakes.Cloud(job["region"], job.get("account") or fakes.DEFAULT_ACCOUNT)
-    preview = job["mode"] == "preview"
-    mocks = PreviewMocks(cloud, preview)
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_all_config(job["config"], job["secretKeys"])
-    pulumi.runtime.set_mocks(mocks, project=job["project"], stack=job["stack"], preview=preview,
-                             logger=logger, monitor=monitor)
     try:
-        runpy.run_path(str(main), run_name="__main__")
-        loop.run_until_complete(wait_for_rpcs())
-        root = pulumi.runtime.settings.get_root_resource()
-        outputs = loop.run_until_complete(_resolve(dict(getattr(root, "outputs", {}) or {})))
-    except BaseException as exc:  # noqa: BLE001 (reported as one line; SystemExit too)
-        if os.environ.get("PRIVATE_FARGATE_PREVIEW_DEBUG"):
-            traceback.print_exc()
-        if isinstance(exc, SystemExit) and not exc.code:
-            return {"ok": False, "error": "the program called sys.exit() before it finished"}
-        return {"ok": False, "error": _message(exc, mocks, project_dir)}
-    return {"ok": True, "resources": monitor.records, "outputs": outputs, "notes": notes.messages}
+        result = simulate(lambda: runpy.run_path(str(main), run_name="__main__"), project=job["project"],
+                          stack=job["stack"], config=job["config"], secret_keys=job["secretKeys"],
+                          region=job["region"], account=job.get("account"), mode=job["mode"],
+                          project_dir=project_dir)
+    except ProgramFailed as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, **result}
 
 
 def main() -> int:
