@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.schedules import parse_schedule
-from components.settings_errors import SettingError, SettingsError, problems_from
+from components.settings_errors import PATTERN_HELP, SettingError, SettingsError, problems_from
 
 NAMESPACE = "private-fargate"
 
@@ -68,12 +68,32 @@ _SSM_ARN = re.compile(_ARN_HEAD + r":ssm:([a-z0-9-]+):\d{12}:parameter/[A-Za-z0-
 _ACM_ARN = re.compile(_ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _PRIVATE_ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + _ECR_REPO_NAME + r")"
-    r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))$")
+    r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
 _PUBLIC_IMAGE = re.compile(
     r"^(public\.ecr\.aws|docker\.io)/(" + _ECR_REPO_NAME + r")(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _WORKLOAD_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 _SG_ID = r"^sg-[0-9a-f]{8,17}$"
+_VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
+_SUBNET_ID = r"^subnet-[0-9a-f]{8,17}$"
+_RTB_ID = r"^rtb-[0-9a-f]{8,17}$"
+_URL_PATH = r"^/\S*$"
+_ABS_PATH = r"^/[^\s:]*$"
+_TAG_KEY = r"^[\w .:/=+@-]+$"
+PATTERN_HELP.update({
+    "^" + _ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
+                                "(2 to 256 characters)",
+    _ENV_NAME: "an environment variable name: letters, digits and '_', not starting with a digit",
+    _WORKLOAD_NAME: "lowercase letters, digits and '-', 1 to 40 characters, starting and ending with a "
+                    "letter or digit",
+    _SG_ID: "a security group id (sg-0123456789abcdef0)",
+    _VPC_ID: "a VPC id (vpc-0123456789abcdef0)",
+    _SUBNET_ID: "a subnet id (subnet-0123456789abcdef0)",
+    _RTB_ID: "a route table id (rtb-0123456789abcdef0)",
+    _URL_PATH: "a URL path starting with '/'",
+    _ABS_PATH: "an absolute path such as /tmp",
+    _TAG_KEY: "letters, digits, spaces and _ . : / = + - @",
+})
 
 
 def _scalar_to_str(value: Any) -> Any:
@@ -113,9 +133,9 @@ def _check_kms(value: str | None) -> str | None:
 class ExistingNetwork(_Model):
     """A VPC the team already has: only endpoints and their security group are created in it."""
 
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
-    private_route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    vpc_id: str = Field(pattern=_VPC_ID)
+    private_subnet_ids: list[Annotated[str, Field(pattern=_SUBNET_ID)]] = Field(min_length=1)
+    private_route_table_ids: list[Annotated[str, Field(pattern=_RTB_ID)]] = Field(min_length=1)
 
 
 class NetworkSettings(_Model):
@@ -369,7 +389,7 @@ class WorkloadSettings(_Model):
     environment: dict[Annotated[str, Field(pattern=_ENV_NAME)], EnvValue] = {}
     secrets: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = {}
     health_check: HealthCheckSettings | None = None
-    writable_paths: list[Annotated[str, Field(pattern=r"^/[^\s:]*$")]] = ["/tmp"]
+    writable_paths: list[Annotated[str, Field(pattern=_ABS_PATH)]] = ["/tmp"]
     readonly_root_filesystem: bool = True
     egress_to: list[EgressRule] = []
     capacity: Literal["on-demand", "spot", "mixed"] = "on-demand"
@@ -439,7 +459,7 @@ class LoadBalancerSettings(_Model):
     """`loadBalancer`: an ALB in front of a service (internal unless said otherwise)."""
 
     scheme: Literal["internal", "internet-facing"] = "internal"
-    health_check_path: str = Field("/health", pattern=r"^/\S*$")
+    health_check_path: str = Field("/health", pattern=_URL_PATH)
     certificate_arn: str | None = None
     access_logs: bool = False
 
@@ -537,7 +557,7 @@ class Settings(_Model):
     logs: LogsSettings = LogsSettings()
     output_bucket: OutputBucketSettings = OutputBucketSettings()
     protect: bool = True
-    tags: dict[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")],
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128, pattern=_TAG_KEY)],
                Annotated[str, BeforeValidator(_scalar_to_str), Field(max_length=256)]] = {}
     cost: CostSettings = CostSettings()
     services: list[ServiceSettings] = []

@@ -14,6 +14,10 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 
+#: Regular expressions of the settings model -> what they mean, for messages a person can act on.
+PATTERN_HELP: dict[str, str] = {}
+
+
 class SettingError(ValueError):
     """Raised by a validator for a key below the model it validates (`path` is relative to it)."""
 
@@ -37,6 +41,8 @@ def key_path(loc: tuple[str | int, ...], namespace: str = "") -> str:
     """`('services', 0, 'memory')` -> `services[0].memory`."""
     out = namespace
     for part in loc:
+        if part == "[key]":  # pydantic marks a bad mapping key this way; the key itself follows or precedes
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -93,11 +99,14 @@ def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
     if kind == "missing":
         return f"{path}: required"
     if kind == "literal_error":
-        return f"{path}: {show(value)} is not allowed; allowed: {ctx.get('expected', '').replace(chr(39), '')}"
+        allowed = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"{path}: {show(value)} is not allowed; allowed: {allowed}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
         limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         return f"{path}: {show(value)} is out of range; allowed: {bounds[kind]} {limit}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_HELP:
+        return f"{path}: {show(value)} is not valid; expected {PATTERN_HELP[ctx['pattern']]}"
     if kind == "string_pattern_mismatch":
         return f"{path}: {show(value)} does not match the allowed pattern {ctx.get('pattern')}"
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):

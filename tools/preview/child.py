@@ -93,9 +93,9 @@ class PreviewMocks(pulumi_mocks.Mocks):
         self.preview = preview
         self.unanswered: list[str] = []
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         try:
-            return self.cloud.invoke(args.token, dict(args.args)), None
+            return self.cloud.invoke(args.token, dict(args.args))
         except fakes.UnansweredInvoke as exc:
             self.unanswered.append(str(exc))
             raise
@@ -197,7 +197,14 @@ def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
 
 
 class ProgramFailed(Exception):
-    """The program (or what it asked of the mocks) failed; the message is one line."""
+    """The program (or what it asked of the mocks) failed; the message is one line.
+
+    `resources` holds what was registered before the failure (a settings error must leave none).
+    """
+
+    def __init__(self, message: str, resources: list[dict[str, Any]]):
+        super().__init__(message)
+        self.resources = resources
 
 
 def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
@@ -232,12 +239,23 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
             if os.environ.get("PRIVATE_FARGATE_PREVIEW_DEBUG"):
                 traceback.print_exc()
             if isinstance(exc, SystemExit) and not exc.code:
-                raise ProgramFailed("the program called sys.exit() before it finished") from exc
-            raise ProgramFailed(_message(exc, mocks, project_dir or Path.cwd().resolve())) from exc
+                raise ProgramFailed("the program called sys.exit() before it finished", monitor.records) from exc
+            message = _message(exc, mocks, project_dir or Path.cwd().resolve())
+            raise ProgramFailed(message, monitor.records) from exc
     finally:
+        _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
     return {"resources": monitor.records, "outputs": outputs, "notes": notes.messages}
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left pending, so closing the loop reports nothing spurious."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
