@@ -13,7 +13,6 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-
 #: Regular expressions of the settings model -> what they mean, for messages a person can act on.
 PATTERN_HELP: dict[str, str] = {}
 
