@@ -246,7 +246,24 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
         _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
-    return {"resources": monitor.records, "outputs": outputs, "notes": notes.messages}
+    return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages}
+
+
+def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before children, siblings by type and name: registration order varies run to run."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    urns = {r["urn"] for r in records}
+    for record in records:
+        children.setdefault(record["parent"] if record["parent"] in urns else None, []).append(record)
+    return _ordered_below(None, children)
+
+
+def _ordered_below(urn: str | None, children: dict[str | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for record in sorted(children.get(urn, []), key=lambda r: (r["type"], r["name"])):
+        out.append(record)
+        out.extend(_ordered_below(record["urn"], children))
+    return out
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
