@@ -13,6 +13,11 @@ from typing import Any
 DEFAULT_ACCOUNT = "123456789012"
 
 
+#: Zone letters of some regions as AWS has them (ap-northeast-1 has no "b"); others get a, b, c.
+_ZONE_LETTERS = {"us-east-1": "abcdef", "us-east-2": "abc", "us-west-1": "ac", "us-west-2": "abcd",
+                 "eu-west-1": "abc", "eu-central-1": "abc", "ap-northeast-1": "acd", "us-gov-west-1": "abc"}
+
+
 class UnansweredInvoke(Exception):
     """A data source the offline preview does not know; the program cannot run offline."""
 
@@ -47,7 +52,7 @@ class Cloud:
         return handler(self, args)
 
     def _azs(self, args: dict[str, Any]) -> dict[str, Any]:
-        letters = "abcdef"
+        letters = _ZONE_LETTERS.get(self.region, "abc")
         names = [f"{self.region}{c}" for c in letters]
         short = "".join(p[0] for p in self.region.split("-")[:-1]) + self.region.split("-")[-1]
         return {"names": names, "zoneIds": [f"{short}-az{i + 1}" for i in range(len(names))],

@@ -1,0 +1,25 @@
+"""Deterministic physical names, so ARNs and policy documents are known at preview.
+
+AWS caps many names (ALB and target group 32, IAM role 64, S3 bucket 63); a name over its cap is
+cut and given a stable hash suffix, so it stays unique and never changes between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+
+def physical_name(*parts: str, max_len: int = 64, lower: bool = True) -> str:
+    """Join `parts` with '-', drop characters AWS rejects, and fit `max_len` with a stable hash suffix."""
+    name = "-".join(p for p in parts if p)
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", name.lower() if lower else name).strip("-")
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:7]
+    return f"{name[: max_len - 8].rstrip('-')}-{digest}"
+
+
+def output_bucket_name(project: str, stack: str, account: str, region: str) -> str:
+    """The output bucket: account and region in the name make it globally unique and predictable."""
+    return physical_name(project, stack, "output", account, region, max_len=63)
