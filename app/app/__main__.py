@@ -1,0 +1,112 @@
+"""`python -m app serve|job|health`: the sample container's entry point.
+
+serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
+job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
+health  exits 0 when the local server answers /health (for the ECS container health check;
+        the slim image has no curl).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger("app")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Answers /health and / with JSON; logs one line per request."""
+
+    server_version = "private-fargate-sample/1"
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self._reply(200, {"status": "ok"})
+        elif self.path == "/":
+            self._reply(200, {"service": os.environ.get("SERVICE_NAME", "app"), "host": socket.gethostname(),
+                              "time": datetime.now(UTC).isoformat()})
+        else:
+            self._reply(404, {"error": "not found", "path": self.path})
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def make_server(port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """The HTTP server of service mode (port 0 picks a free port, for tests)."""
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve(port: int) -> int:
+    """Serve until stopped (ECS sends SIGTERM, which ends the process)."""
+    server = make_server(port)
+    log.info("serving on port %d", server.server_address[1])
+    server.serve_forever()
+    return 0
+
+
+def run_job(bucket: str, s3: Any = None, now: datetime | None = None) -> str:
+    """Write the job's result object and return its key."""
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    now = now or datetime.now(UTC)
+    key = f"results/{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+    result = {"job": os.environ.get("JOB_NAME", "sample"), "finishedAt": now.isoformat(),
+              "host": socket.gethostname(), "python": sys.version.split()[0]}
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result).encode(), ContentType="application/json")
+    log.info("wrote s3://%s/%s", bucket, key)
+    return key
+
+
+def health(port: int, timeout: float = 2.0) -> int:
+    """0 when the local server's /health answers 200, else 1."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=timeout) as resp:
+            return 0 if resp.status == 200 else 1
+    except OSError:
+        return 1
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch on the mode; exit codes are what ECS reports as the container's exit code."""
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    mode = argv[0] if argv else "serve"
+    port = int(os.environ.get("PORT", "8080"))
+    if mode == "serve":
+        return serve(port)
+    if mode == "health":
+        return health(port)
+    if mode == "job":
+        bucket = os.environ.get("OUTPUT_BUCKET")
+        if not bucket:
+            log.error("OUTPUT_BUCKET is not set")
+            return 2
+        started = time.monotonic()
+        run_job(bucket)
+        log.info("job done in %.2fs", time.monotonic() - started)
+        return 0
+    log.error("unknown mode %r; use serve, job or health", mode)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
