@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
+from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
 from components.settings import ExistingNetwork, Settings
 from components.settings_errors import SettingsError
@@ -225,21 +226,12 @@ class PrivateNetwork(pulumi.ComponentResource):
                                         retention_in_days=args.flow_log_retention_days, kms_key_id=args.log_kms_key_arn,
                                         tags=self._tags(group_name), opts=stateful)
         group_arn = ctx.log_group_arn(group_name)
-        role = aws.iam.Role(
-            f"{self._name}-flow-logs",
-            name=physical_name(ctx.prefix, "vpc-flow-logs", max_len=64),
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account}},
-            }]}),
-            tags=self._tags(f"{ctx.prefix}-vpc-flow-logs"), opts=self._child)
-        aws.iam.RolePolicy(f"{self._name}-flow-logs", role=role.id, policy=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [group_arn, f"{group_arn}:*"],
-            }]}), opts=self._child)
+        role = aws.iam.Role(f"{self._name}-flow-logs", name=physical_name(ctx.prefix, "vpc-flow-logs", max_len=64),
+                            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com", ctx.account),
+                            tags=self._tags(f"{ctx.prefix}-vpc-flow-logs"), opts=self._child)
+        aws.iam.RolePolicy(f"{self._name}-flow-logs", role=role.id, policy=document([statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [group_arn, f"{group_arn}:*"])]), opts=self._child)
         aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=group.arn,
                         iam_role_arn=role.arn, tags=self._tags(f"{ctx.prefix}-flow-log"), opts=self._child)

@@ -273,7 +273,10 @@ class ImageSettings(_Model):
     def _uri(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if value.startswith(("docker.io/", "public.ecr.aws/")) or "." not in value.split("/")[0]:
+        first = value.split("/")[0]
+        # Docker's rule: the first component names a registry only if it has a dot or a port.
+        no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
+        if no_registry or value.startswith(("docker.io/", "public.ecr.aws/")):
             raise ValueError("a task with no internet route cannot pull it; use image.public "
                              "(through the ECR pull-through cache) for public images")
         m = _PRIVATE_ECR_URI.match(value)
@@ -294,6 +297,8 @@ class ImageSettings(_Model):
         m = _PUBLIC_IMAGE.match(value)
         if not m:
             raise ValueError("expected public.ecr.aws/<namespace>/<name>:<tag> or docker.io/<namespace>/<name>:<tag>")
+        if m.group(1) == "public.ecr.aws" and "/" not in m.group(2):
+            raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
         if m.group(3) is None and m.group(4) is None:
             raise ValueError("give a tag or a digest; an untagged image means latest")
         if m.group(3) == "latest":

@@ -1,0 +1,49 @@
+"""IAM policy documents as plain JSON strings, so policies (and the policy pack) can read them at preview.
+
+Documents are built with json.dumps from deterministic ARNs, never with the get_policy_document
+invoke, whose result a first preview would not know. `UNSCOPED_ACTIONS` is the one list of actions
+this project grants on `Resource: "*"`: AWS offers no resource-level permission for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+#: Actions without resource-level permissions, the only ones granted on "*".
+UNSCOPED_ACTIONS = (
+    "ecr:GetAuthorizationToken",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def statement(actions: Iterable[str], resources: Sequence[str] | str, sid: str | None = None,
+              condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One Allow statement; `*` resources are refused unless every action is in UNSCOPED_ACTIONS."""
+    actions = sorted(set(actions))
+    resource_list = [resources] if isinstance(resources, str) else list(resources)
+    if "*" in resource_list and not set(actions) <= set(UNSCOPED_ACTIONS):
+        raise ValueError(f"Resource '*' only for {UNSCOPED_ACTIONS}, not {actions}")
+    out: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resource_list}
+    if sid:
+        out = {"Sid": sid, **out}
+    if condition:
+        out["Condition"] = condition
+    return out
+
+
+def document(statements: Iterable[dict[str, Any]]) -> str:
+    """A policy document (JSON string) from statements."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def assume_role_policy(service: str, account: str) -> str:
+    """Trust policy for an AWS service, limited to this account (confused-deputy protection)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }]})
