@@ -41,9 +41,11 @@ def document(statements: Iterable[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, account: str) -> str:
-    """Trust policy for an AWS service, limited to this account (confused-deputy protection)."""
+def assume_role_policy(service: str, account: str, source_arn: str | None = None) -> str:
+    """Trust policy for an AWS service, limited to this account (and `source_arn`): confused-deputy protection."""
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
     return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition,
     }]})

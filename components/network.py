@@ -227,11 +227,16 @@ class PrivateNetwork(pulumi.ComponentResource):
                                         tags=self._tags(group_name), opts=stateful)
         group_arn = ctx.log_group_arn(group_name)
         role = aws.iam.Role(f"{self._name}-flow-logs", name=physical_name(ctx.prefix, "vpc-flow-logs", max_len=64),
-                            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com", ctx.account),
+                            assume_role_policy=assume_role_policy(
+                                "vpc-flow-logs.amazonaws.com", ctx.account,
+                                source_arn=ctx.arn("ec2", "vpc-flow-log/*")),
                             tags=self._tags(f"{ctx.prefix}-vpc-flow-logs"), opts=self._child)
-        aws.iam.RolePolicy(f"{self._name}-flow-logs", role=role.id, policy=document([statement(
-            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            [group_arn, f"{group_arn}:*"])]), opts=self._child)
+        # What AWS documents for flow log delivery; DescribeLogGroups can only be scoped to log-group:*.
+        aws.iam.RolePolicy(f"{self._name}-flow-logs", role=role.id, policy=document([
+            statement(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                      [group_arn, f"{group_arn}:*"], sid="DeliverToItsGroup"),
+            statement(["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")], sid="FindItsGroup"),
+        ]), opts=self._child)
         aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=group.arn,
                         iam_role_arn=role.arn, tags=self._tags(f"{ctx.prefix}-flow-log"), opts=self._child)

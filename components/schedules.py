@@ -7,17 +7,20 @@ Scheduler accepts `cron(min hour day-of-month month day-of-week year)`, `rate(n 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 _RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _AT = re.compile(r"^at\((.*)\)$")
+_AT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 _RATE_UNITS = {"minute": 1, "hour": 60, "day": 1440}
 _MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 _DAYS = "SUN MON TUE WED THU FRI SAT".split()
 
-# (name, low, high, extra characters AWS allows in that field, named values)
+# (name, low, high, extra characters AWS allows in that field, named values). L, W and # forms:
+# day-of-month takes L, LW and nW; day-of-week takes L, nL and n#k.
 _CRON_FIELDS = (
     ("minutes", 0, 59, "", ()),
     ("hours", 0, 23, "", ()),
@@ -47,6 +50,8 @@ def parse_schedule(expression: str) -> Schedule:
         return _parse_cron(expression, m.group(1))
     if m := _AT.match(expression):
         try:
+            if not _AT_FORMAT.match(m.group(1)):
+                raise ValueError
             datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
         except ValueError:
             raise ValueError("at(...) needs a date and time as yyyy-mm-ddThh:mm:ss") from None
@@ -89,18 +94,45 @@ def _check_cron_field(name: str, value: str, low: int, high: int, extra: str, na
     allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
     allowed += " with , - * /" + "".join(f" {c}" for c in extra)
     bad = ValueError(f"cron {name} field {value!r} is not valid; allowed: {allowed}")
-    for part in value.split(","):
-        base, _, step = part.partition("/")
-        if step and not step.isdigit():
+
+    def number(token: str) -> int:
+        if token.upper() in names:
+            return names.index(token.upper()) + low
+        if not token.isdigit() or not low <= int(token) <= high:
             raise bad
-        if base == "*" or (base in ("L", "LW") and "L" in extra):
+        return int(token)
+
+    for part in value.split(","):
+        base, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) >= 1):
+            raise bad
+        if base == "*":
             continue
-        if "#" in extra and "#" in base:
-            base, _, nth = base.partition("#")
-            if nth not in ("1", "2", "3", "4", "5"):
-                raise bad
-        elif base[-1:] in ("L", "W") and base[-1] in extra:
-            base = base[:-1]
-        for v in base.split("-"):
-            if not (v.upper() in names or (v.isdigit() and low <= int(v) <= high)):
-                raise bad
+        if not slash and _special(base, extra, number):
+            continue
+        bounds = base.split("-")
+        if len(bounds) > 2 or (len(bounds) == 2 and number(bounds[0]) > number(bounds[1])):
+            raise bad
+        for token in bounds:
+            number(token)
+
+
+def _special(base: str, extra: str, number: Callable[[str], int]) -> bool:
+    """L, LW and nW in day-of-month; nL and n#k in day-of-week. False when `base` is none of them."""
+    if "W" in extra and base in ("L", "LW"):
+        return True
+    if "W" in extra and base.endswith("W") and base[:-1].isdigit():
+        number(base[:-1])
+        return True
+    if "#" in extra and base == "L":
+        return True
+    if "#" in extra and base.endswith("L") and base[:-1].isdigit():
+        number(base[:-1])
+        return True
+    if "#" in extra and "#" in base:
+        day, _, nth = base.partition("#")
+        number(day)
+        if nth not in ("1", "2", "3", "4", "5"):
+            raise ValueError(f"cron day-of-week {base!r}: the week after '#' must be 1 to 5")
+        return True
+    return False

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.schedules import parse_schedule
-from components.settings_errors import PATTERN_HELP, SettingError, SettingsError, problems_from
+from components.settings_errors import OFFLINE_SECRET, PATTERN_HELP, SettingError, SettingsError, problems_from
 
 NAMESPACE = "private-fargate"
 
@@ -96,6 +96,19 @@ PATTERN_HELP.update({
 })
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of a region."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    return "aws"
+
+
 def _scalar_to_str(value: Any) -> Any:
     """YAML turns `LOG_LEVEL: 1` or `DEBUG: true` into numbers and booleans; containers see strings."""
     if isinstance(value, bool):
@@ -112,8 +125,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class _Model(BaseModel):
     """Settings objects: camelCase keys only, unknown keys rejected, immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
-                              validate_by_alias=True, validate_by_name=False)
+    # strict: YAML already gives numbers and booleans their types, so `true` for a number or "2" for
+    # a count is a mistake to report, not to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, strict=True,
+                              allow_inf_nan=False, validate_by_alias=True, validate_by_name=False)
 
 
 def _check_retention(value: int) -> int:
@@ -123,8 +138,16 @@ def _check_retention(value: int) -> int:
 
 
 def _check_kms(value: str | None) -> str | None:
-    if value is not None and not _KMS_KEY_ARN.match(value):
+    if value is not None and value != OFFLINE_SECRET and not _KMS_KEY_ARN.match(value):
         raise ValueError("expected a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+    return value
+
+
+def _check_kms_key(value: str | None) -> str | None:
+    """CloudWatch Logs takes a key ARN only, not an alias."""
+    if value is not None and value != OFFLINE_SECRET and (not _KMS_KEY_ARN.match(value) or ":alias/" in value):
+        raise ValueError("expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); CloudWatch Logs "
+                         "does not take aliases")
     return value
 
 
@@ -161,6 +184,9 @@ class NetworkSettings(_Model):
             raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16 ({exc})") from None
         if not 16 <= net.prefixlen <= 24:
             raise ValueError("the prefix must be from /16 to /24")
+        if (net.is_loopback or net.is_multicast or net.is_link_local or net.is_reserved
+                or net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8"))):
+            raise ValueError("AWS does not allow this range for a VPC; use a private range such as 10.0.0.0/16")
         return str(net)
 
     @field_validator("extra_endpoints")
@@ -213,7 +239,7 @@ class RepositorySettings(_Model):
     @field_validator("docker_hub_credential_arn")
     @classmethod
     def _credential(cls, value: str | None) -> str | None:
-        if value is None:
+        if value is None or value == OFFLINE_SECRET:
             return value
         m = _SECRET_ARN.match(value)
         if not m:
@@ -230,7 +256,7 @@ class LogsSettings(_Model):
     kms_key_arn: str | None = None
 
     _retention = field_validator("retention_days")(_check_retention)
-    _kms = field_validator("kms_key_arn")(_check_kms)
+    _kms = field_validator("kms_key_arn")(_check_kms_key)
 
 
 class OutputBucketSettings(_Model):
@@ -405,7 +431,7 @@ class WorkloadSettings(_Model):
     @classmethod
     def _secret_arns(cls, value: dict[str, str]) -> dict[str, str]:
         for key, arn in value.items():
-            if not (_SECRET_ARN.match(arn) or _SSM_ARN.match(arn)):
+            if arn != OFFLINE_SECRET and not (_SECRET_ARN.match(arn) or _SSM_ARN.match(arn)):
                 raise SettingError(key, f"{arn!r} is not valid; expected the ARN of a Secrets Manager secret "
                                         "(arn:aws:secretsmanager:...:secret:...) or an SSM parameter "
                                         "(arn:aws:ssm:...:parameter/...)")
@@ -471,7 +497,7 @@ class LoadBalancerSettings(_Model):
     @field_validator("certificate_arn")
     @classmethod
     def _acm(cls, value: str | None) -> str | None:
-        if value is not None and not _ACM_ARN.match(value):
+        if value is not None and value != OFFLINE_SECRET and not _ACM_ARN.match(value):
             raise ValueError("expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
         return value
 
@@ -534,6 +560,8 @@ class JobSettings(WorkloadSettings):
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         if value is not None:
+            if value != value.strip():
+                raise ValueError("remove the spaces around the expression")
             parse_schedule(value)
         return value
 
@@ -549,8 +577,10 @@ _TZ_CACHE: set[str] = set()
 
 
 def _timezones() -> set[str]:
+    """IANA names, without what some hosts add to their zoneinfo directory (Factory, posix/..., right/...)."""
     if not _TZ_CACHE:
-        _TZ_CACHE.update(zoneinfo.available_timezones())
+        _TZ_CACHE.update(z for z in zoneinfo.available_timezones()
+                         if z not in ("Factory", "localtime", "posixrules") and not z.startswith(("posix/", "right/")))
     return _TZ_CACHE
 
 
@@ -577,12 +607,13 @@ class Settings(_Model):
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if key in ("project", "stack"):
-                raise SettingError(key, "always set by private-fargate (to the project and stack names); remove it")
+            if key in ("project", "stack", "Name"):
+                raise SettingError(key, "always set by private-fargate (project and stack names, and a Name "
+                                        "per resource); remove it")
             if key.lower().startswith("aws:"):
                 raise SettingError(key, "the aws: prefix is reserved by AWS")
-        if len(value) > 48:
-            raise ValueError(f"{len(value)} tags; AWS allows 50 per resource, 2 of them are project and stack")
+        if len(value) > 47:
+            raise ValueError(f"{len(value)} tags; AWS allows 50 per resource and 3 are project, stack and Name")
         return value
 
     @model_validator(mode="after")
@@ -595,6 +626,7 @@ class Settings(_Model):
         self._check_names()
         self._check_services()
         self._check_images()
+        self._check_secret_regions()
         return self
 
     def _check_names(self) -> None:
@@ -636,6 +668,19 @@ class Settings(_Model):
                         raise SettingError((kind, i, "image", "uri"),
                                            f"the image is in {region} but the stack is in {self._region}; a private "
                                            "task reaches only its own region's ECR through the endpoints")
+
+    def _check_secret_regions(self) -> None:
+        for kind, items in (("services", self.services), ("jobs", self.jobs)):
+            for i, w in enumerate(items):
+                for name, arn in w.secrets.items():
+                    if arn == OFFLINE_SECRET:
+                        continue
+                    partition, region = arn.split(":")[1], arn.split(":")[3]
+                    if region != self._region or partition != partition_of(self._region):
+                        raise SettingError((kind, i, "secrets", name),
+                                           f"the secret is in {partition}/{region} but the stack is in "
+                                           f"{partition_of(self._region)}/{self._region}; a private task reaches "
+                                           "only its own region's endpoints")
 
     @property
     def project(self) -> str:

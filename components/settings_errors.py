@@ -13,6 +13,9 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+#: The offline preview's stand-in for a `secure:` value (see tools/preview/projectconfig.py).
+OFFLINE_SECRET = "[secret]"
+
 #: Regular expressions of the settings model -> what they mean, for messages a person can act on.
 PATTERN_HELP: dict[str, str] = {}
 
@@ -45,7 +48,10 @@ def key_path(loc: tuple[str | int, ...], namespace: str = "") -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            text = str(part)
+            if not text.isprintable() or text != text.strip():
+                text = repr(text)  # keeps a key with a newline or stray spaces on one visible line
+            out += ("." if out else "") + text
     return out
 
 
@@ -120,7 +126,10 @@ def problems_from(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     """All problems in one validation error, one line each, in the order pydantic found them."""
     seen: list[str] = []
     for err in exc.errors():
-        line = format_error(err, root)
+        line = " ".join(format_error(err, root).split())
+        if err.get("input") == OFFLINE_SECRET:
+            line += (" (a secure: value, which the offline preview cannot decrypt; only settings that take any "
+                     "string can be checked offline when secret)")
         if line not in seen:
             seen.append(line)
     return seen

@@ -160,11 +160,19 @@ class TestDevStack:
         assert (group["protect"], group["retainOnDelete"]) == (False, False)  # the dev stack sets protect: false
 
     def test_flow_log_role_writes_only_its_group(self, run: Registered) -> None:
-        doc = json.loads(run.one(ROLE_POLICY)["inputs"]["policy"])
-        (statement,) = doc["Statement"]
-        assert all("*" not in a for a in statement["Action"])
+        doc = json.loads(run.one(ROLE_POLICY, "network-flow-logs")["inputs"]["policy"])
+        deliver, find = doc["Statement"]
+        assert all("*" not in a for st in doc["Statement"] for a in st["Action"])
         arn = "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/private-fargate/dev/flow-logs"
-        assert statement["Resource"] == [arn, arn + ":*"]
+        assert deliver["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+        assert deliver["Resource"] == [arn, arn + ":*"]
+        assert find["Action"] == ["logs:DescribeLogGroups"]
+        assert find["Resource"] == ["arn:aws:logs:us-east-1:123456789012:log-group:*"]
+        trust = json.loads(run.one("aws:iam/role:Role", "network-flow-logs")["inputs"]["assumeRolePolicy"])
+        trust = trust["Statement"][0]
+        assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                                      "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"}}
 
     def test_outputs(self, run: Registered) -> None:
         out = run.outputs
@@ -315,7 +323,7 @@ class TestRegionsAndPartitions:
         policy = json.loads(endpoint(run, "s3")["inputs"]["policy"])
         assert policy["Statement"][0]["Resource"] == [
             "arn:aws-us-gov:s3:::prod-us-gov-west-1-starport-layer-bucket/*"]
-        role_policy = json.loads(run.one(ROLE_POLICY)["inputs"]["policy"])
+        role_policy = json.loads(run.one(ROLE_POLICY, "network-flow-logs")["inputs"]["policy"])
         assert role_policy["Statement"][0]["Resource"][0].startswith("arn:aws-us-gov:logs:us-gov-west-1:")
 
     def test_component_with_explicit_context(self, run_component: Any) -> None:

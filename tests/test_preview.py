@@ -163,7 +163,10 @@ class TestModes:
         vpc, subnet = res(report, "aws:ec2/vpc:Vpc"), res(report, "aws:ec2/subnet:Subnet")
         assert report["mode"] == "preview"
         assert vpc["id"] == UNKNOWN and subnet["id"] == UNKNOWN
-        assert "arn" not in vpc["outputs"] and vpc["outputs"]["cidrBlock"] == "10.9.0.0/16"
+        assert vpc["outputs"]["cidrBlock"] == "10.9.0.0/16"
+        for computed in ("arn", "mainRouteTableId", "defaultSecurityGroupId"):
+            assert vpc["outputs"][computed] == UNKNOWN, computed
+        assert "id" not in vpc["outputs"]
         assert subnet["inputs"]["vpcId"] == UNKNOWN
         assert subnet["propertyDependencies"]["vpcId"] == [vpc["urn"]]
         assert vpc["urn"] in subnet["dependencies"]
@@ -214,6 +217,13 @@ class TestFailures:
         assert result.stderr.strip().splitlines() == [
             "error: the program failed: ValueError: bad value 42 (at __main__.py:5)"]
 
+    def test_syntax_error_points_at_the_file(self, tmp_path: Path) -> None:
+        project = write_project(tmp_path / "p", "import pulumi\nx = (\n", {"aws:region": "us-east-1"})
+        result = preview_cli("--project-dir", project, "--stack", "t")
+        assert result.returncode == 2
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: the program failed: SyntaxError: ") and line.endswith("(at __main__.py:2)")
+
     def test_failing_apply_is_reported(self, tmp_path: Path) -> None:
         project = write_project(tmp_path / "p", """
             import pulumi
@@ -224,6 +234,34 @@ class TestFailures:
         result = preview_cli("--project-dir", project, "--stack", "t", "--json")
         assert result.returncode == 2
         assert "ZeroDivisionError" in result.stderr and "Traceback" not in result.stderr
+
+    @pytest.mark.parametrize("stack_yaml,fragment", [
+        ("config:\n  - a\n", "config: expected a mapping of keys to values, got list"),
+        ("[1, 2]\n", "expected a mapping at the top level"),
+    ])
+    def test_malformed_stack_file(self, tiny: Path, stack_yaml: str, fragment: str) -> None:
+        (tiny / "Pulumi.t.yaml").write_text(stack_yaml)
+        result = preview_cli("--project-dir", tiny, "--stack", "t")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and fragment in result.stderr
+
+    def test_nan_output_is_not_json(self, tmp_path: Path) -> None:
+        project = write_project(tmp_path / "p", """
+            import pulumi
+            pulumi.export("ratio", float("nan"))
+        """, {"aws:region": "us-east-1"})
+        result = preview_cli("--project-dir", project, "--stack", "t", "--json")
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.startswith("error: the report is not valid JSON")
+
+    def test_multiline_run_error_is_one_line(self, tmp_path: Path) -> None:
+        project = write_project(tmp_path / "p", """
+            import pulumi
+            raise pulumi.RunError("first line" + chr(10) + "second line")
+        """, {"aws:region": "us-east-1"})
+        result = preview_cli("--project-dir", project, "--stack", "t")
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == ["error: first line second line"]
 
     def test_missing_stack_file(self, tiny: Path) -> None:
         result = preview_cli("--project-dir", tiny, "--stack", "nope")
@@ -248,6 +286,23 @@ class TestProjectConfig:
         assert cfg.config == {"demo:level": "3", "aws:region": "eu-west-1", "demo:flag": "true",
                               "demo:obj": json.dumps({"a": [1, SECRET_PLACEHOLDER]}), "other:name": "x"}
         assert cfg.secret_keys == ("demo:obj",) and cfg.region == "eu-west-1"
+
+    def test_yaml_dates_stay_text(self, tmp_path: Path) -> None:
+        (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+        (tmp_path / "__main__.py").write_text("")
+        (tmp_path / "Pulumi.s.yaml").write_text("config:\n  demo:since: 2024-01-01\n  demo:t: {when: 2024-01-01}\n")
+        cfg = load_project(tmp_path, "s").config
+        assert cfg["demo:since"] == "2024-01-01" and json.loads(cfg["demo:t"]) == {"when": "2024-01-01"}
+
+    def test_entry_point_in_a_subdirectory(self, tmp_path: Path) -> None:
+        (tmp_path / "src").mkdir()
+        (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nmain: src\n")
+        (tmp_path / "src" / "__main__.py").write_text(
+            "import sys, pulumi\npulumi.export('first', sys.path[0])\npulumi.export('second', sys.path[1])\n")
+        (tmp_path / "Pulumi.s.yaml").write_text("config: {}\n")
+        result = preview_cli("--project-dir", tmp_path, "--stack", "s", "--json")
+        assert result.returncode == 0, result.stderr
+        assert result.report["outputs"] == {"first": str(tmp_path.resolve()), "second": str(tmp_path.resolve() / "src")}
 
     def test_other_runtime_rejected(self, tmp_path: Path) -> None:
         (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: nodejs\n")

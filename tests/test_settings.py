@@ -131,6 +131,34 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"jobs": [job(timezone="Europe/Pariss")]}, "jobs[0].timezone", "IANA"),
     ({"jobs": [job(retries=200)]}, "jobs[0].retries", "<= 185"),
     ({"jobs": "nightly"}, "jobs", "list"),
+    ({"network": {"azCount": True}}, "network.azCount", "integer"),
+    ({"logs": {"retentionDays": "30"}}, "logs.retentionDays", "integer"),
+    ({"services": [svc(port=True)]}, "services[0].port", "integer"),
+    ({"protect": "false"}, "protect", "boolean"),
+    ({"cost": {"imageStorageGb": float("inf")}}, "cost.imageStorageGb", "finite"),
+    ({"network": {"cidr": "127.0.0.0/16"}}, "network.cidr", "does not allow this range"),
+    ({"network": {"cidr": "0.0.0.0/16"}}, "network.cidr", "does not allow this range"),
+    ({"network": {"cidr": "224.0.0.0/16"}}, "network.cidr", "does not allow this range"),
+    ({"logs": {"kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:alias/logs"}}, "logs.kmsKeyArn",
+     "does not take aliases"),
+    ({"tags": {"Name": "x"}}, "tags.Name", "always set"),
+    ({"tags": {f"k{i}": "v" for i in range(48)}}, "tags", "AWS allows 50"),
+    ({"tags": {"a\nb": "v"}}, "tags.'a\\nb'", "letters, digits"),
+    ({"jobs": [job(secrets={"DB": SECRET.replace("us-east-1", "eu-west-1")})]}, "jobs[0].secrets.DB",
+     "stack is in aws/us-east-1"),
+    ({"jobs": [job(secrets={"DB": SECRET.replace("arn:aws:", "arn:aws-cn:")})]}, "jobs[0].secrets.DB",
+     "the secret is in aws-cn/us-east-1"),
+    ({"jobs": [job(timezone="Factory")]}, "jobs[0].timezone", "IANA"),
+    ({"jobs": [job(timezone="posix/Europe/Paris")]}, "jobs[0].timezone", "IANA"),
+    ({"jobs": [job(schedule=" rate(5 minutes)")]}, "jobs[0].schedule", "remove the spaces"),
+    ({"jobs": [job(schedule="cron(5/ * * * ? *)")]}, "jobs[0].schedule", "minutes field"),
+    ({"jobs": [job(schedule="cron(0/0 * * * ? *)")]}, "jobs[0].schedule", "minutes field"),
+    ({"jobs": [job(schedule="cron(1-5-7 * * * ? *)")]}, "jobs[0].schedule", "minutes field"),
+    ({"jobs": [job(schedule="cron(0 0 * * ? 2030-2020)")]}, "jobs[0].schedule", "year field"),
+    ({"jobs": [job(schedule="cron(0 3 ? * LW *)")]}, "jobs[0].schedule", "day-of-week field"),
+    ({"jobs": [job(schedule="cron(0 3 ? * MONL *)")]}, "jobs[0].schedule", "day-of-week field"),
+    ({"jobs": [job(schedule="cron(0 3 ? * 6#6 *)")]}, "jobs[0].schedule", "1 to 5"),
+    ({"jobs": [job(schedule="at(2026-1-1T1:2:3)")]}, "jobs[0].schedule", "yyyy-mm-ddThh:mm:ss"),
 ]
 
 
@@ -240,6 +268,23 @@ class TestValidSettings:
         s = Settings.from_dict({"services": [entry]}, base_dir=tmp_path)
         assert s.services[0].mix.spot_weight == 3
         assert s.services[0].egress_to[1].cidr == "10.20.0.0/16"
+
+    @pytest.mark.parametrize("expression", [
+        "cron(0 3 * * ? *)", "cron(0/15 8-17 ? * MON-FRI *)", "cron(*/5 * * * ? *)", "cron(0 3 L * ? *)",
+        "cron(0 3 LW * ? *)", "cron(0 3 15W * ? *)", "cron(0 3 ? * 6#3 *)", "cron(0 3 ? * 6L *)",
+        "cron(0 9 ? JAN-MAR MON,WED *)", "cron(0 0 1 1 ? 2027-2030)", "rate(1 minute)", "rate(15 minutes)",
+        "rate(1 day)", "at(2026-12-01T03:00:00)"])
+    def test_scheduler_expressions_accepted(self, expression: str) -> None:
+        assert load({"jobs": [job(schedule=expression)]}).jobs[0].schedule == expression
+
+    def test_offline_secret_placeholder_passes_format_checks(self) -> None:
+        s = load({"jobs": [job(secrets={"DB": "[secret]"})],
+                  "repository": {"dockerHubCredentialArn": "[secret]"}})
+        assert s.jobs[0].secrets == {"DB": "[secret]"}
+
+    def test_offline_secret_in_typed_setting_explains_itself(self) -> None:
+        with pytest.raises(SettingsError, match=r"protect: '\[secret\]' is not valid.*secure: value"):
+            load({"protect": "[secret]"})
 
     def test_job_keys(self) -> None:
         s = load({"jobs": [job(schedule="cron(0 3 ? * MON-FRI *)", timezone="Europe/Paris", retries=0,

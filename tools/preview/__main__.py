@@ -105,12 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         report = build_report(args)
+        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except PreviewFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    except ValueError as exc:  # a NaN or infinity in an output: not JSON, so not a report
+        print(f"error: the report is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    if text is not None:
+        sys.stdout.write(text + "\n")
     else:
         render(report, sys.stdout)
     return 1 if any(v["level"] == "mandatory" for v in report["violations"]) else 0

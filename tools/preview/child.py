@@ -104,10 +104,11 @@ class PreviewMocks(pulumi_mocks.Mocks):
         inputs = {k: v for k, v in dict(args.inputs).items() if v is not None}
         if not args.custom:
             return "", {}
-        if self.preview:
-            # The engine's first preview knows inputs and nothing the provider computes, id included.
-            return "", inputs
         rid, computed = self.cloud.computed_outputs(args.typ, args.name, f"{args.typ}::{args.name}", inputs)
+        if self.preview:
+            # The engine's first preview knows the inputs; what the provider computes (the id
+            # included) is unknown: present, but without a value.
+            return "", {**inputs, **{k: rpc.UNKNOWN for k in computed if k not in inputs and k != "id"}}
         return rid, {**inputs, **computed}
 
 
@@ -176,23 +177,29 @@ async def _resolve(value: Any) -> Any:
 
 def _where(exc: BaseException, project_dir: Path) -> str:
     """The innermost frame of the project's own code, so a one-line error still points somewhere."""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        path = Path(frame.filename)
+    frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append((exc.filename, exc.lineno))
+    for filename, lineno in reversed(frames):
+        if filename.startswith("<"):
+            continue
+        path = Path(filename)
         try:
             rel = path.resolve().relative_to(project_dir)
         except ValueError:
             continue
         if ".venv" not in rel.parts and "site-packages" not in rel.parts:
-            return f" (at {rel}:{frame.lineno})"
+            return f" (at {rel}:{lineno})"
     return ""
 
 
 def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
-    if mocks.unanswered:
-        return mocks.unanswered[0]
-    if isinstance(exc, pulumi.RunError):
-        return str(exc)
     text = " ".join(str(exc).split()) or type(exc).__name__
+    for unanswered in mocks.unanswered:
+        if unanswered.rsplit(" ", 1)[-1] in text or not text.strip():
+            return unanswered
+    if isinstance(exc, pulumi.RunError):
+        return text
     return f"the program failed: {type(exc).__name__}: {text}{_where(exc, project_dir)}"
 
 
@@ -281,7 +288,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     main = Path(job["main"]).resolve()
     own = {HERE, REPO}
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in own]
-    for entry in {main.parent, project_dir}:
+    # The project directory first (as the CLI runs it), then the entry point's own directory.
+    for entry in dict.fromkeys([main.parent, project_dir]):
         sys.path.insert(0, str(entry))
     os.chdir(project_dir)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def load_project(directory: Path | str, stack: str) -> ProjectConfig:
 
     values: dict[str, str] = {}
     secrets: set[str] = set()
-    for key, spec in (project.get("config") or {}).items():
+    for key, spec in _mapping(project.get("config"), f"{project_file}: config").items():
         full = _full_key(name, key)
         if isinstance(spec, dict) and ("default" in spec or "value" in spec or "type" in spec):
             if "value" in spec or "default" in spec:
@@ -73,9 +74,17 @@ def load_project(directory: Path | str, stack: str) -> ProjectConfig:
     if not stack_file.is_file():
         raise ProjectError(f"{stack_file}: no config for stack {stack!r}")
     stack_doc = _read_yaml(stack_file)
-    for key, value in (stack_doc.get("config") or {}).items():
+    for key, value in _mapping(stack_doc.get("config"), f"{stack_file}: config").items():
         _put(values, secrets, _full_key(name, key), value)
     return ProjectConfig(directory, name, main, stack, values, tuple(sorted(secrets)))
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProjectError(f"{where}: expected a mapping of keys to values, got {type(value).__name__}")
+    return value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -121,8 +130,8 @@ def _strip_secure(value: Any) -> tuple[Any, bool]:
 def _as_config_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
+    if isinstance(value, (int, float, date)):
+        return value.isoformat() if isinstance(value, date) else str(value)
     if value is None:
         return ""
-    return json.dumps(value)
+    return json.dumps(value, default=str)  # YAML dates and times become their ISO text
