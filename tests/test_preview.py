@@ -90,6 +90,7 @@ class TestJsonContract:
     def test_dev_stack_json_shape(self) -> None:
         result = preview_cli("--stack", "dev", "--json")
         assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
         report = result.report
         assert set(report) == {"project", "stack", "mode", "resources", "outputs", "violations", "notes", "cost"}
         assert (report["project"], report["stack"], report["mode"]) == ("private-fargate", "dev", "preview")
@@ -106,7 +107,7 @@ class TestJsonContract:
     def test_program_prints_go_to_stderr(self, tiny: Path) -> None:
         result = run_tiny(tiny)
         assert result.returncode == 0, result.stderr
-        assert "hello from the program" in result.stderr
+        assert result.stderr == "hello from the program\n"
         assert "hello from the program" not in result.stdout
         json.loads(result.stdout)
 

@@ -216,10 +216,15 @@ def child_simulate_without_region(build: Any) -> None:
     child.simulate(build, project="private-fargate", stack="dev", config={}, secret_keys=[], region="us-east-1")
 
 
+# Pulumi hands top-level scalar settings to a program as text, so `protect: "false"` in a stack
+# file reads as false there: that case is only an error for settings built in Python.
+CLI_INVALID = [c for c in INVALID if c[0] != {"protect": "false"}]
+
+
 class TestCliRejectsSettings:
     """`tools.preview` turns every settings error into exit 2 and one line on stderr."""
 
-    @pytest.mark.parametrize("data,path,fragment", INVALID, ids=[_id(c) for c in INVALID])
+    @pytest.mark.parametrize("data,path,fragment", CLI_INVALID, ids=[_id(c) for c in CLI_INVALID])
     def test_exit_2_one_line(self, data: dict[str, Any], path: str, fragment: str, project_copy: Any) -> None:
         directory = project_copy(data)
         result = preview_cli("--project-dir", directory, "--stack", "t", "--json")

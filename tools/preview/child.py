@@ -302,13 +302,17 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, **result}
 
 
-def main() -> int:
+def main() -> None:
     job_file, result_file = sys.argv[1], sys.argv[2]
     job = json.loads(Path(job_file).read_text())
     result = run(job)
     Path(result_file).write_text(json.dumps(result))
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's mock monitor leaves an event loop in each worker thread; finalizing them at
+    # interpreter exit prints spurious tracebacks. The result is written: leave without finalizers.
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
