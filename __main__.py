@@ -2,22 +2,43 @@
 
 import pulumi
 
+from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
-from components.naming import output_bucket_name
+from components.job import FargateJob
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
 from components.settings import Settings
+from components.storage import OutputBucket, OutputBucketArgs
+from components.workload import WorkloadArgs
 
 settings = Settings.load()
 context = StackContext.discover(settings)
-stack_buckets = (
-    (output_bucket_name(context.project, context.stack, context.account, context.region),)
-    if settings.output_bucket.enabled else ()
-)
 images = ImageResolver(settings, context)  # every image setting checked before any resource exists
+bucket_args = OutputBucketArgs.from_settings(settings, context) if settings.output_bucket.enabled else None
+cluster_args = FargateClusterArgs.from_settings(settings, context)
 
-network = PrivateNetwork("network", PrivateNetworkArgs.from_settings(settings, context, stack_buckets))
+network = PrivateNetwork("network", PrivateNetworkArgs.from_settings(
+    settings, context, stack_buckets=(bucket_args.bucket_name,) if bucket_args else ()))
 registry = ContainerRepository("registry", ContainerRepositoryArgs.from_settings(settings, context, images))
+bucket = OutputBucket("output", bucket_args) if bucket_args else None
+cluster = FargateCluster("cluster", cluster_args)
+
+
+def workload_args(workload):
+    """What a job or service needs from the rest of the stack."""
+    image = images.images[workload.name]
+    return WorkloadArgs(
+        context=context, workload=workload, image=image, cluster_name=cluster.name, vpc_id=network.vpc_id,
+        vpc_cidr=network.vpc_cidr, subnet_ids=network.private_subnet_ids, s3_prefix_list_id=network.s3_prefix_list_id,
+        output_bucket=bucket.name if bucket else None,
+        exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
+        internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
+        log_kms_key_arn=settings.logs.kms_key_arn,
+        image_resource=registry.images.get(image.build.tag) if image.build else None,
+        protect=settings.protect, tags=settings.stack_tags)
+
+
+jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn) for job in settings.jobs}
 
 pulumi.export("outputsVersion", 1)
 pulumi.export("region", context.region)
@@ -30,3 +51,7 @@ pulumi.export("endpointSecurityGroupId", network.endpoint_security_group_id)
 pulumi.export("vpcEndpoints", network.endpoint_ids)
 pulumi.export("repositoryName", settings.repository_name)
 pulumi.export("repositoryUrl", images.repository_url)
+pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterArn", cluster.arn)
+pulumi.export("outputBucketName", bucket.name if bucket else None)
+pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})

@@ -57,6 +57,7 @@ class ResolvedImage:
     repository_arns: tuple[str, ...]
     actions: tuple[str, ...] = PULL_ACTIONS
     build: BuildSpec | None = None
+    user: str | None = None
 
     def statements(self) -> list[dict]:
         """IAM statements for the execution role (GetAuthorizationToken has no resource scope)."""
@@ -80,6 +81,22 @@ def context_hash(directory: Path, dockerfile: str, platform: str) -> str:
                 continue
             digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def dockerfile_user(dockerfile: Path) -> str | None:
+    """The user the final stage of a Dockerfile runs as, when it is not root (None otherwise)."""
+    user = None
+    for line in dockerfile.read_text().splitlines():
+        words = line.strip().split()
+        if not words:
+            continue
+        if words[0].upper() == "FROM":
+            user = None
+        elif words[0].upper() == "USER" and len(words) > 1:
+            user = words[1]
+    if user is None or user.split(":")[0] in ("root", "0"):
+        return None
+    return user
 
 
 def _dockerignore(directory: Path) -> list[str]:
@@ -148,7 +165,8 @@ class ImageResolver:
         platform = _PLATFORMS[arch]
         tag = context_hash(self.base_dir / build.context, build.dockerfile, platform)
         spec = BuildSpec(build.context, build.dockerfile, platform, tag)
-        return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec)
+        user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
+        return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
 
     def _resolve_uri(self, uri: str, where: str) -> ResolvedImage:
         registry, _, rest = uri.partition("/")

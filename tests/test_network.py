@@ -127,7 +127,7 @@ class TestDevStack:
 
     def test_interface_endpoints_in_endpoint_az_count_subnets(self, run: Registered) -> None:
         first_subnet = private_subnets(run)[0]
-        group = run.one(SG)
+        group = run.one(SG, "network-endpoints")
         for short in ("ecr.api", "ecr.dkr", "logs"):
             ep = endpoint(run, short)
             assert ep["inputs"]["serviceName"] == f"com.amazonaws.us-east-1.{short}"
@@ -140,7 +140,7 @@ class TestDevStack:
         assert len(run.of_type(ENDPOINT)) == 4
 
     def test_endpoint_group_admits_only_443_from_the_vpc(self, run: Registered) -> None:
-        group = run.one(SG)
+        group = run.one(SG, "network-endpoints")
         assert group["inputs"]["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443,
                                                "cidrBlocks": ["10.0.0.0/16"], "description": "HTTPS from the VPC"}]
         assert group["inputs"]["egress"] == []
@@ -151,7 +151,7 @@ class TestDevStack:
         assert default["propertyDependencies"]["vpcId"] == [run.one(VPC)["urn"]]
 
     def test_flow_log_to_a_log_group_with_retention(self, run: Registered) -> None:
-        flow, group = run.one(FLOW_LOG), run.one(LOG_GROUP)
+        flow, group = run.one(FLOW_LOG), run.one(LOG_GROUP, "network-flow-logs")
         assert flow["inputs"]["trafficType"] == "ALL"
         assert flow["inputs"]["logDestinationType"] == "cloud-watch-logs"
         assert flow["propertyDependencies"]["logDestination"] == [group["urn"]]
@@ -299,7 +299,7 @@ class TestExistingVpc:
             assert ep["inputs"]["subnetIds"] == EXISTING["privateSubnetIds"]
         s3 = endpoint(run, "s3")
         assert s3["inputs"]["routeTableIds"] == EXISTING["privateRouteTableIds"]
-        assert run.one(SG)["inputs"]["ingress"][0]["cidrBlocks"] == ["10.20.0.0/16"]
+        assert run.one(SG, "network-endpoints")["inputs"]["ingress"][0]["cidrBlocks"] == ["10.20.0.0/16"]
 
     def test_outputs_are_the_given_ids(self, run: Registered) -> None:
         assert run.outputs["vpcId"] == EXISTING["vpcId"]
@@ -355,7 +355,7 @@ class TestProtect:
     """The flow log group is stateful: protected and retained unless the stack says otherwise."""
 
     def test_protected_by_default(self, run_program: Any) -> None:
-        group = run_program({}).one(LOG_GROUP)
+        group = run_program({}).one(LOG_GROUP, "network-flow-logs")
         assert (group["protect"], group["retainOnDelete"]) == (True, True)
         network = run_program({}).one("private-fargate:network:PrivateNetwork")
         assert network["protect"] is False
