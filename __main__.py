@@ -2,11 +2,13 @@
 
 import pulumi
 
+from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
 from components.job import FargateJob
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
+from components.service import FargateService, ServiceArgs, connect_peers
 from components.settings import Settings
 from components.storage import OutputBucket, OutputBucketArgs
 from components.workload import WorkloadArgs
@@ -22,6 +24,9 @@ network = PrivateNetwork("network", PrivateNetworkArgs.from_settings(
 registry = ContainerRepository("registry", ContainerRepositoryArgs.from_settings(settings, context, images))
 bucket = OutputBucket("output", bucket_args) if bucket_args else None
 cluster = FargateCluster("cluster", cluster_args)
+access_logs = (AccessLogBucket("access-logs", AccessLogBucketArgs(
+    context, retention_days=settings.logs.retention_days, protect=settings.protect, tags=settings.stack_tags))
+    if any(s.load_balancer and s.load_balancer.access_logs for s in settings.services) else None)
 
 
 def workload_args(workload):
@@ -39,6 +44,12 @@ def workload_args(workload):
 
 
 jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn) for job in settings.jobs}
+service_args = ServiceArgs(cluster_arn=cluster.arn, namespace_arn=cluster.namespace_arn,
+                           public_subnet_ids=network.public_subnet_ids,
+                           access_log_bucket=access_logs.name if access_logs else None)
+services = {svc.name: FargateService(f"service-{svc.name}", workload_args(svc), service_args)
+            for svc in settings.services}
+connect_peers(list(services.values()))
 
 pulumi.export("outputsVersion", 1)
 pulumi.export("region", context.region)
@@ -55,3 +66,4 @@ pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterArn", cluster.arn)
 pulumi.export("outputBucketName", bucket.name if bucket else None)
 pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})
+pulumi.export("services", {name: service.outputs for name, service in services.items()})

@@ -1,4 +1,4 @@
-"""FargateCluster: the ECS cluster every workload of the stack runs in.
+"""FargateCluster: the ECS cluster every workload of the stack runs in, and its Service Connect namespace.
 
 Both Fargate capacity providers are attached (FARGATE_SPOT runs interruptible work at up to 70%
 off), Container Insights is on, and when any workload enables ECS Exec the sessions are logged
@@ -23,6 +23,7 @@ class FargateClusterArgs:
 
     context: StackContext
     exec_logging: bool = False
+    service_connect: bool = False
     log_retention_days: int = 30
     log_kms_key_arn: str | None = None
     protect: bool = True
@@ -47,6 +48,7 @@ class FargateClusterArgs:
     def from_settings(cls, settings: Settings, context: StackContext) -> FargateClusterArgs:
         """Args from the settings."""
         return cls(context=context, exec_logging=any(w.exec for w in settings.workloads),
+                   service_connect=bool(settings.services),
                    log_retention_days=settings.logs.retention_days, log_kms_key_arn=settings.logs.kms_key_arn,
                    protect=settings.protect, tags=settings.stack_tags)
 
@@ -74,10 +76,18 @@ class FargateCluster(pulumi.ComponentResource):
                 "log_configuration": {"cloud_watch_log_group_name": group.name,
                                       "cloud_watch_encryption_enabled": args.log_kms_key_arn is not None},
             }}
+        self.namespace_arn: pulumi.Output[str] | None = None
+        defaults = None
+        if args.service_connect:
+            namespace = aws.servicediscovery.HttpNamespace(
+                f"{name}-namespace", name=args.name, description=f"Service Connect names of {args.name}",
+                tags={**args.tags, "Name": args.name}, opts=child)
+            self.namespace_arn = namespace.arn
+            defaults = {"namespace": namespace.arn}
         self.cluster = aws.ecs.Cluster(f"{name}-cluster", name=args.name,
                                        settings=[{"name": "containerInsights", "value": "enabled"}],
-                                       configuration=configuration, tags={**args.tags, "Name": args.name},
-                                       opts=child)
+                                       configuration=configuration, service_connect_defaults=defaults,
+                                       tags={**args.tags, "Name": args.name}, opts=child)
         # Without a default strategy a RunTask call that names none would fall back to launch type
         # EC2 and fail: FARGATE is the default, workloads choose their own strategy explicitly.
         aws.ecs.ClusterCapacityProviders(f"{name}-capacity", cluster_name=self.cluster.name,

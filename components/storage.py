@@ -46,13 +46,51 @@ class OutputBucketArgs:
                    protect=settings.protect, tags=settings.stack_tags)
 
 
-def tls_only_policy(bucket_arn: str) -> str:
-    """A bucket policy that denies every request not made over TLS."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]})
+def deny_insecure_transport(bucket_arn: str) -> dict:
+    """The statement that refuses every request not made over TLS."""
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def tls_only_policy(bucket_arn: str, *allow: dict) -> str:
+    """A bucket policy: the given Allow statements, and TLS only."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [*allow, deny_insecure_transport(bucket_arn)]})
+
+
+def private_bucket(parent: pulumi.Resource, name: str, bucket_name: str, bucket_arn: str, *, protect: bool,
+                   versioning: bool, tags: Mapping[str, str], allow: tuple[dict, ...] = ()) -> aws.s3.Bucket:
+    """A bucket no one outside the account can reach: all four public-access blocks, owner-enforced
+    objects, SSE-S3, versioning as asked, and a TLS-only policy (with `allow` statements in front).
+
+    Stateful: protected and retained with `protect`, never force-destroyed.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    stateful = pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect)
+    bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False,
+                           tags={**tags, "Name": bucket_name}, opts=stateful)
+    access = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+    aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket.id,
+                                   rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption", bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
+    aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket.id, versioning_configuration={
+        "status": "Enabled" if versioning else "Suspended"}, opts=child)
+    # After the public access block, so the policy is judged with the block in place.
+    aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id, policy=tls_only_policy(bucket_arn, *allow),
+                        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access]))
+    return bucket
+
+
+def expire_objects(parent: pulumi.Resource, name: str, bucket: aws.s3.Bucket, days: int) -> None:
+    """Delete objects (and noncurrent versions) after `days`; clean up abandoned uploads."""
+    rule = {"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": days},
+            "noncurrent_version_expiration": {"noncurrent_days": days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
+    aws.s3.BucketLifecycleConfiguration(f"{name}-expiry", bucket=bucket.id, rules=[rule],
+                                        opts=pulumi.ResourceOptions(parent=parent))
 
 
 class OutputBucket(pulumi.ComponentResource):
@@ -67,32 +105,8 @@ class OutputBucket(pulumi.ComponentResource):
         self._args = args
         self.name = args.bucket_name
         self.arn = args.context.bucket_arn(self.name)
-        child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=self.name, force_destroy=False,
-                                    tags={**args.tags, "Name": self.name}, opts=stateful)
-        access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
-        aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id, versioning_configuration={
-            "status": "Enabled" if args.versioning else "Suspended"}, opts=child)
+        self.bucket = private_bucket(self, name, self.name, self.arn, protect=args.protect,
+                                     versioning=args.versioning, tags=args.tags)
         if args.expire_after_days is not None:
-            self._create_expiry(args.expire_after_days)
-        # After the public access block: a policy put first could be refused as "public" by a
-        # concurrent account-level check, and the order keeps `pulumi up` reproducible.
-        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id, policy=tls_only_policy(self.arn),
-                            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]))
+            expire_objects(self, name, self.bucket, args.expire_after_days)
         self.register_outputs({"bucketName": self.name})
-
-    def _create_expiry(self, days: int) -> None:
-        rule = {"id": "expire-results", "status": "Enabled", "filter": {},
-                "expiration": {"days": days},
-                "noncurrent_version_expiration": {"noncurrent_days": days},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
-        aws.s3.BucketLifecycleConfiguration(f"{self._name}-expiry", bucket=self.bucket.id, rules=[rule],
-                                            opts=pulumi.ResourceOptions(parent=self))

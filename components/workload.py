@@ -211,11 +211,13 @@ class WorkloadParts:
     capacity_provider_strategy: list[dict[str, Any]]
 
     def outputs(self, args: WorkloadArgs) -> dict[str, Any]:
-        """The workload's entry in the `jobs`/`services` stack outputs (DESIGN.md's shape)."""
+        """The workload's entry in the `jobs`/`services` stack outputs (DESIGN.md's one shape: the job-
+        and service-only keys are null where they do not apply; the owner fills its own)."""
         return {"taskDefinitionArn": self.task_definition.arn, "containerName": args.name,
                 "securityGroupId": self.security_group.id, "logGroupName": args.log_group_name,
                 "logStreamPrefix": args.name, "subnetIds": list(args.subnet_ids),
-                "capacityProviderStrategy": self.capacity_provider_strategy}
+                "capacityProviderStrategy": self.capacity_provider_strategy,
+                "scheduleArn": None, "serviceName": None, "url": None}
 
 
 def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> WorkloadParts:

@@ -32,6 +32,7 @@ class Registered:
     resources: list[dict[str, Any]]
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # by URN: ignoreChanges, ...
 
     def of_type(self, token: str) -> list[dict[str, Any]]:
         """Resources of one type token, e.g. `aws:ec2/subnet:Subnet`."""

@@ -153,7 +153,7 @@ class TestTaskDefinition:
         assert td["family"] == "private-fargate-dev-etl"
 
     def test_one_container_logging_to_its_group(self, dev: Registered) -> None:
-        (container,) = containers(dev.one(TASK_DEF))
+        (container,) = containers(dev.one(TASK_DEF, "job-report-task"))
         options = container["logConfiguration"]["options"]
         assert container["logConfiguration"]["logDriver"] == "awslogs"
         assert options["awslogs-group"] in {g["inputs"]["name"] for g in dev.of_type(LOG_GROUP)}
@@ -182,12 +182,12 @@ class TestTaskDefinition:
         assert container["linuxParameters"] == {"initProcessEnabled": True}
 
     def test_no_exec_no_agent_paths(self, dev: Registered) -> None:
-        (container,) = containers(dev.one(TASK_DEF))
+        (container,) = containers(dev.one(TASK_DEF, "job-report-task"))
         assert [m["containerPath"] for m in container["mountPoints"]] == ["/tmp"]
         assert "linuxParameters" not in container
 
     def test_user_from_the_dockerfile_only(self, dev: Registered, run_program: Any) -> None:
-        assert containers(dev.one(TASK_DEF))[0]["user"] == "10001:10001"
+        assert containers(dev.one(TASK_DEF, "job-report-task"))[0]["user"] == "10001:10001"
         public = run_program({"jobs": [{"name": "j", "image": PUBLIC}]})
         assert "user" not in containers(public.one(TASK_DEF))[0]
 
@@ -207,7 +207,7 @@ class TestTaskDefinition:
         assert container["command"] == ["job"] and container["essential"] is True
 
     def test_image_pushed_before_task_definition(self, dev: Registered) -> None:
-        td, image = dev.one(TASK_DEF), dev.one("awsx:ecr:Image")
+        td, image = dev.one(TASK_DEF, "job-report-task"), dev.one("awsx:ecr:Image")
         assert image["urn"] in td["dependencies"]
         uri = containers(td)[0]["image"]
         assert uri == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/private-fargate-dev:{image['inputs']['imageTag']}"
@@ -263,7 +263,7 @@ class TestRoles:
         assert st["ExecSessionLogs"]["Resource"] == [exec_group, f"{exec_group}:log-stream:*"]
 
     def test_execution_and_task_roles_differ_and_trust_ecs_tasks(self, dev: Registered) -> None:
-        td = dev.one(TASK_DEF)
+        td = dev.one(TASK_DEF, "job-report-task")
         assert td["propertyDependencies"]["executionRoleArn"] == [dev.one(ROLE, "job-report-execution")["urn"]]
         assert td["propertyDependencies"]["taskRoleArn"] == [dev.one(ROLE, "job-report-task")["urn"]]
         for name in ("job-report-execution", "job-report-task"):
@@ -379,7 +379,9 @@ class TestOutputs:
         out = rich_up.outputs
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
-                            "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn"}
+                            "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
+                            "serviceName", "url"}
+        assert (etl["serviceName"], etl["url"]) == (None, None)
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"
@@ -406,7 +408,7 @@ class TestPreviewKnown:
                 json.loads(value)
                 seen += 1
         task_defs = [r for r in result.report["resources"] if r["type"] == TASK_DEF]
-        assert len(task_defs) == 1 and seen >= 8
+        assert len(task_defs) == 2 and seen >= 12
 
     def test_rich_job_documents_known(self, rich: Registered) -> None:
         for res in rich.resources:

@@ -119,6 +119,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
         self.preview = mocks.preview
+        # Options the engine applies but the policy pack does not see; kept for tests, not in --json.
+        self.options: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -144,6 +146,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "protect": bool(request.protect) if request.HasField("protect") else False,
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
         })
+        self.options[response.urn] = {"ignoreChanges": list(request.ignoreChanges),
+                                      "deleteBeforeReplace": bool(request.deleteBeforeReplace)}
         return response
 
 
@@ -253,7 +257,8 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
         _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
-    return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages}
+    return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages,
+            "options": monitor.options}
 
 
 def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -299,7 +304,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                           project_dir=project_dir)
     except ProgramFailed as exc:
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, **result}
+    return {"ok": True, "resources": result["resources"], "outputs": result["outputs"], "notes": result["notes"]}
 
 
 def main() -> None:

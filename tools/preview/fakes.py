@@ -71,6 +71,12 @@ class Cloud:
         return {"partition": self.partition, "id": self.partition, "dnsSuffix": self.dns_suffix,
                 "reverseDnsPrefix": ".".join(reversed(self.dns_suffix.split(".")))}
 
+    def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha1(f"elb/{args.get('region') or self.region}".encode()).hexdigest()
+        account = str(int(digest[:10], 16))[:12].rjust(12, "0")
+        return {"id": account, "arn": f"arn:{self.partition}:iam::{account}:root",
+                "region": args.get("region") or self.region}
+
     def _prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
         name = args.get("name") or f"com.amazonaws.{self.region}.s3"
         digest = hashlib.sha1(f"{self.region}/{name}".encode()).hexdigest()[:8]
@@ -184,5 +190,6 @@ _INVOKES = {
     "aws:index/getCallerIdentity:getCallerIdentity": Cloud._caller,
     "aws:index/getPartition:getPartition": Cloud._partition,
     "aws:ec2/getPrefixList:getPrefixList": Cloud._prefix_list,
+    "aws:elb/getServiceAccount:getServiceAccount": Cloud._elb_account,
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": Cloud._prefix_list,
 }

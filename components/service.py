@@ -1,0 +1,187 @@
+"""FargateService: a long-running workload, private by default and safe to deploy.
+
+Tasks run in the private subnets without public IPs. Deployments start new tasks before
+stopping old ones and roll back on their own when the new ones fail (circuit breaker). Services
+with a port reach each other by name through ECS Service Connect (`<name>:<port>`), and their
+security groups admit exactly those peers and, with `loadBalancer`, the service's ALB.
+Autoscaling tracks CPU and/or memory; `pulumi up` then leaves the running count alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
+from components.settings import AutoscalingSettings, ServiceSettings
+from components.workload import WorkloadArgs, WorkloadParts, create_workload
+
+
+@dataclass(frozen=True)
+class ServiceArgs:
+    """What a service needs beyond its workload parts.
+
+    namespace_arn: the stack's Service Connect namespace; public_subnet_ids: for an
+    internet-facing ALB; access_log_bucket: the stack's ALB log bucket, if any.
+    """
+
+    cluster_arn: str
+    namespace_arn: pulumi.Input[str] | None = None
+    public_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    access_log_bucket: str | None = None
+    access_log_prefix: str = "alb"
+
+
+def autoscaling_policies(scaling: AutoscalingSettings) -> list[tuple[str, str, float]]:
+    """(suffix, predefined metric, target) for each target the settings ask for."""
+    out = []
+    if scaling.cpu_target is not None:
+        out.append(("cpu", "ECSServiceAverageCPUUtilization", scaling.cpu_target))
+    if scaling.memory_target is not None:
+        out.append(("memory", "ECSServiceAverageMemoryUtilization", scaling.memory_target))
+    return out
+
+
+class FargateService(pulumi.ComponentResource):
+    """One service: workload parts, ECS service, optional ALB and autoscaling.
+
+    Attributes: parts, service, load_balancer (or None), outputs (the `services` stack output entry).
+    """
+
+    def __init__(self, name: str, args: WorkloadArgs, service_args: ServiceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("private-fargate:service:FargateService", name, None, opts)
+        if not isinstance(args.workload, ServiceSettings):
+            raise TypeError("FargateService needs a services[] entry")
+        self._name = name
+        self._args = args
+        self._settings: ServiceSettings = args.workload
+        self._service_args = service_args
+        self.parts: WorkloadParts = create_workload(self, name, args)
+        self.load_balancer: ServiceLoadBalancer | None = None
+        if self._settings.load_balancer is not None and self._settings.port is not None:
+            self.load_balancer = self._create_load_balancer()
+        self.service = self._create_service()
+        if self._settings.autoscaling is not None:
+            self._create_autoscaling(self._settings.autoscaling)
+        self.outputs: dict[str, Any] = {**self.parts.outputs(args), "serviceName": args.name,
+                                        "url": self.load_balancer.url if self.load_balancer else None}
+        self.register_outputs(self.outputs)
+
+    @property
+    def security_group_id(self) -> pulumi.Output[str]:
+        """The tasks' security group (for Service Connect peer rules)."""
+        return self.parts.security_group.id
+
+    @property
+    def workload_name(self) -> str:
+        """The service's name in settings (and in ECS and Service Connect)."""
+        return self._args.name
+
+    @property
+    def port(self) -> int | None:
+        """The container port other services reach it on, if any."""
+        return self._settings.port
+
+    @property
+    def resource_prefix(self) -> str:
+        """The Pulumi name its children start with."""
+        return self._name
+
+    def _create_load_balancer(self) -> ServiceLoadBalancer:
+        args, svc, lb = self._args, self._settings, self._settings.load_balancer
+        assert lb is not None and svc.port is not None
+        subnets = self._service_args.public_subnet_ids if lb.scheme == "internet-facing" else args.subnet_ids
+        return ServiceLoadBalancer(f"{self._name}-lb", ServiceLoadBalancerArgs(
+            context=args.context, service_name=args.name, port=svc.port, settings=lb, vpc_id=args.vpc_id,
+            vpc_cidr=args.vpc_cidr, subnet_ids=list(subnets), service_security_group_id=self.parts.security_group.id,
+            access_log_bucket=self._service_args.access_log_bucket,
+            access_log_prefix=self._service_args.access_log_prefix, protect=args.protect, tags=args.tags),
+            opts=pulumi.ResourceOptions(parent=self))
+
+    def _service_connect(self) -> dict[str, Any] | None:
+        namespace = self._service_args.namespace_arn
+        if namespace is None:
+            return None
+        svc, args = self._settings, self._args
+        config: dict[str, Any] = {
+            "enabled": True, "namespace": namespace,
+            # The Service Connect proxy logs next to the app, in the workload's own group.
+            "log_configuration": {"log_driver": "awslogs", "options": {
+                "awslogs-group": args.log_group_name, "awslogs-region": args.context.region,
+                "awslogs-stream-prefix": f"{args.name}-service-connect"}},
+        }
+        if svc.port is not None:
+            config["services"] = [{"port_name": svc.name, "discovery_name": svc.name,
+                                   "client_alias": [{"port": svc.port, "dns_name": svc.name}]}]
+        return config
+
+    def _create_service(self) -> aws.ecs.Service:
+        args, svc = self._args, self._settings
+        strategy = [{"capacity_provider": s["capacityProvider"], "weight": s["weight"], "base": s["base"]}
+                    for s in self.parts.capacity_provider_strategy]
+        load_balancers, grace = None, None
+        if self.load_balancer is not None:
+            load_balancers = [{"target_group_arn": self.load_balancer.target_group.arn, "container_name": args.name,
+                               "container_port": svc.port}]
+            start = svc.health_check.start_period if svc.health_check else 0
+            grace = max(60, start + 30)
+        # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
+        ignore = ["desiredCount"] if svc.autoscaling is not None else None
+        depends = [self.load_balancer] if self.load_balancer is not None else []
+        return aws.ecs.Service(
+            f"{self._name}-service", name=args.name, cluster=self._service_args.cluster_arn,
+            task_definition=self.parts.task_definition.arn, desired_count=svc.desired_count,
+            capacity_provider_strategies=strategy, platform_version="LATEST",
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
+            network_configuration={"subnets": list(args.subnet_ids), "assign_public_ip": False,
+                                   "security_groups": [self.parts.security_group.id]},
+            enable_execute_command=svc.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
+            wait_for_steady_state=svc.wait_for_steady_state, load_balancers=load_balancers,
+            health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
+            tags={**args.tags, "workload": args.name, "Name": args.name},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignore, depends_on=depends))
+
+    def _create_autoscaling(self, scaling: AutoscalingSettings) -> None:
+        args = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        resource_id = f"service/{args.cluster_name}/{args.name}"
+        target = aws.appautoscaling.Target(
+            f"{self._name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=resource_id, min_capacity=scaling.min, max_capacity=scaling.max,
+            tags={**args.tags, "workload": args.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]))
+        for suffix, metric, value in autoscaling_policies(scaling):
+            aws.appautoscaling.Policy(
+                f"{self._name}-scale-{suffix}", name=f"{args.family}-{suffix}", policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace, scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": value, "predefined_metric_specification": {"predefined_metric_type": metric},
+                    "scale_in_cooldown": scaling.scale_in_cooldown, "scale_out_cooldown": scaling.scale_out_cooldown},
+                opts=child)
+
+
+def connect_peers(services: Sequence[FargateService]) -> None:
+    """Let every service reach every other service's port through Service Connect, and nothing more."""
+    for server in services:
+        port = server.port
+        if port is None:
+            continue
+        for client in services:
+            if client is server:
+                continue
+            label = f"{client.workload_name}-to-{server.workload_name}"
+            aws.vpc.SecurityGroupIngressRule(
+                f"{server.resource_prefix}-from-{client.workload_name}", security_group_id=server.security_group_id,
+                ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=client.security_group_id,
+                description=f"Service Connect {label}", opts=pulumi.ResourceOptions(parent=server))
+            aws.vpc.SecurityGroupEgressRule(
+                f"{client.resource_prefix}-to-{server.workload_name}", security_group_id=client.security_group_id,
+                ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=server.security_group_id,
+                description=f"Service Connect {label}", opts=pulumi.ResourceOptions(parent=client))
