@@ -1,0 +1,341 @@
+"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain."""
+
+from __future__ import annotations
+
+import ipaddress
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from components.schedules import parse_schedule
+from components.settings_base import (
+    ABS_PATH,
+    ACM_ARN,
+    ENV_NAME,
+    FARGATE_MEMORY,
+    OFFLINE_SECRET,
+    PRIVATE_ECR_URI,
+    PUBLIC_IMAGE,
+    SECRET_ARN,
+    SG_ID,
+    SSM_ARN,
+    URL_PATH,
+    WORKLOAD_NAME,
+    EnvValue,
+    Model,
+    Port,
+)
+from components.settings_errors import SettingError
+
+
+class BuildSettings(Model):
+    """`image.build` in its long form; the short form is the context directory alone."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+
+
+class ImageSettings(Model):
+    """`image`: exactly one of build, uri, public."""
+
+    build: BuildSettings | None = None
+    uri: str | None = None
+    public: str | None = None
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _short_build(cls, value: Any) -> Any:
+        return {"context": value} if isinstance(value, str) else value
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        first = value.split("/")[0]
+        # Docker's rule: the first component names a registry only if it has a dot or a port.
+        no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
+        if no_registry or value.startswith(("docker.io/", "public.ecr.aws/")):
+            raise ValueError("a task with no internet route cannot pull it; use image.public "
+                             "(through the ECR pull-through cache) for public images")
+        m = PRIVATE_ECR_URI.match(value)
+        if not m:
+            raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
+                             "or @sha256:<digest>, the only registry a private task can reach")
+        if m.group(4) is None and m.group(5) is None:
+            raise ValueError("give a tag or a digest; an untagged image means latest")
+        if m.group(4) == "latest":
+            raise ValueError("'latest' is mutable and the repository's tags are immutable; pin a tag or digest")
+        return value
+
+    @field_validator("public")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        m = PUBLIC_IMAGE.match(value)
+        if not m:
+            raise ValueError("expected public.ecr.aws/<namespace>/<name>:<tag> or docker.io/<namespace>/<name>:<tag>")
+        if m.group(1) == "public.ecr.aws" and "/" not in m.group(2):
+            raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
+        if m.group(3) is None and m.group(4) is None:
+            raise ValueError("give a tag or a digest; an untagged image means latest")
+        if m.group(3) == "latest":
+            raise ValueError("'latest' changes under you; pin a tag or digest")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
+        given = [k for k in ("build", "uri", "public") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of build, uri, public (got {', '.join(given) or 'none'})")
+        base = (info.context or {}).get("base_dir")
+        if self.build is not None and base is not None:
+            context = Path(base, self.build.context)
+            if not context.is_dir():
+                raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
+                                                         "(paths are relative to the project directory)")
+            if not (context / self.build.dockerfile).is_file():
+                raise SettingError(("build", "dockerfile"),
+                                   f"{self.build.dockerfile!r} not found in {self.build.context!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Which of build, uri, public is set."""
+        return next(k for k in ("build", "uri", "public") if getattr(self, k) is not None)
+
+
+class HealthCheckSettings(Model):
+    """`healthCheck`: the container health check, with ECS's own limits."""
+
+    command: list[str] = Field(min_length=2)
+    interval: int = Field(30, ge=5, le=300)
+    timeout: int = Field(5, ge=2, le=120)
+    retries: int = Field(3, ge=1, le=10)
+    start_period: int = Field(0, ge=0, le=300)
+
+    @field_validator("command")
+    @classmethod
+    def _form(cls, value: list[str]) -> list[str]:
+        if value[0] not in ("CMD", "CMD-SHELL"):
+            raise ValueError("the first element must be CMD or CMD-SHELL")
+        return value
+
+
+class EgressRule(Model):
+    """One extra egress rule: exactly one of securityGroupId and cidr, and a TCP port."""
+
+    security_group_id: str | None = Field(None, pattern=SG_ID)
+    cidr: str | None = None
+    port: Port
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"expected a CIDR ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EgressRule:
+        if (self.security_group_id is None) == (self.cidr is None):
+            raise ValueError("give exactly one of securityGroupId and cidr")
+        return self
+
+
+class CapacityMix(Model):
+    """`capacityMix`: the FARGATE / FARGATE_SPOT split for `capacity: mixed`."""
+
+    base: int = Field(1, ge=0, le=100000)
+    on_demand_weight: int = Field(1, ge=0, le=1000)
+    spot_weight: int = Field(3, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> CapacityMix:
+        if self.on_demand_weight == 0 and self.spot_weight == 0:
+            raise ValueError("at least one of onDemandWeight and spotWeight must be above 0")
+        return self
+
+
+class WorkloadSettings(Model):
+    """The keys services and jobs share: one container, its size, image, environment and access."""
+
+    name: str = Field(pattern=WORKLOAD_NAME)
+    image: ImageSettings
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = 256
+    memory: int | None = None
+    arch: Literal["X86_64", "ARM64"] = "X86_64"
+    command: list[str] | None = None
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = {}
+    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = {}
+    health_check: HealthCheckSettings | None = None
+    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = ["/tmp"]
+    readonly_root_filesystem: bool = True
+    egress_to: list[EgressRule] = []
+    capacity: Literal["on-demand", "spot", "mixed"] = "on-demand"
+    capacity_mix: CapacityMix | None = None
+    exec: bool = False
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_arns(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, arn in value.items():
+            if arn != OFFLINE_SECRET and not (SECRET_ARN.match(arn) or SSM_ARN.match(arn)):
+                raise SettingError(key, f"{arn!r} is not valid; expected the ARN of a Secrets Manager secret "
+                                        "(arn:aws:secretsmanager:...:secret:...) or an SSM parameter "
+                                        "(arn:aws:ssm:...:parameter/...)")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _reserved_env(cls, value: dict[str, str]) -> dict[str, str]:
+        if "OUTPUT_BUCKET" in value:
+            raise SettingError("OUTPUT_BUCKET", "set by private-fargate to the output bucket's name; remove it")
+        return value
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _unique_paths(cls, value: list[str]) -> list[str]:
+        dupes = sorted({v for v in value if value.count(v) > 1})
+        if dupes:
+            raise ValueError(f"listed twice: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _workload_rules(self) -> WorkloadSettings:
+        allowed = FARGATE_MEMORY[self.cpu]
+        if self.memory is None:
+            object.__setattr__(self, "memory", allowed[0])
+        elif self.memory not in allowed:
+            raise SettingError("memory", f"{self.memory} is not valid with cpu {self.cpu}; allowed: "
+                                         f"{list_sizes(allowed)}")
+        clash = sorted(set(self.environment) & set(self.secrets))
+        if clash:
+            raise SettingError(("secrets", clash[0]), "also set in environment; a name is either plain or secret")
+        if self.capacity_mix is not None and self.capacity != "mixed":
+            raise SettingError("capacityMix", f"only used with capacity: mixed (capacity is {self.capacity})")
+        return self
+
+    @property
+    def memory_mib(self) -> int:
+        """Task memory in MiB (the default is the smallest size valid with `cpu`)."""
+        assert self.memory is not None
+        return self.memory
+
+    @property
+    def mix(self) -> CapacityMix:
+        """The capacity split, with its defaults when `capacityMix` is absent."""
+        return self.capacity_mix or CapacityMix()
+
+
+def list_sizes(sizes: tuple[int, ...]) -> str:
+    if len(sizes) <= 4:
+        return ", ".join(map(str, sizes))
+    step = sizes[1] - sizes[0]
+    return f"{sizes[0]}..{sizes[-1]} in steps of {step}"
+
+
+class LoadBalancerSettings(Model):
+    """`loadBalancer`: an ALB in front of a service (internal unless said otherwise)."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    health_check_path: str = Field("/health", pattern=URL_PATH)
+    certificate_arn: str | None = None
+    access_logs: bool = False
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _acm(cls, value: str | None) -> str | None:
+        if value is not None and value != OFFLINE_SECRET and not ACM_ARN.match(value):
+            raise ValueError("expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return value
+
+    @model_validator(mode="after")
+    def _public_needs_tls(self) -> LoadBalancerSettings:
+        if self.scheme == "internet-facing" and self.certificate_arn is None:
+            raise SettingError("certificateArn", "required with scheme internet-facing: a public load "
+                                                 "balancer serves HTTPS only")
+        return self
+
+
+class AutoscalingSettings(Model):
+    """`autoscaling`: target tracking on CPU and/or memory between min and max tasks."""
+
+    min: int = Field(1, ge=0, le=1000)
+    max: int = Field(4, ge=1, le=1000)
+    cpu_target: float | None = Field(60, gt=0, le=100)
+    memory_target: float | None = Field(None, gt=0, le=100)
+    scale_in_cooldown: int = Field(300, ge=0, le=3600)
+    scale_out_cooldown: int = Field(60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSettings:
+        if self.max < self.min:
+            raise SettingError("max", f"{self.max} is less than min ({self.min})")
+        if self.cpu_target is None and self.memory_target is None:
+            raise ValueError("give cpuTarget, memoryTarget or both")
+        return self
+
+
+class ServiceSettings(WorkloadSettings):
+    """One `services[]` entry: a long-running workload."""
+
+    desired_count: int = Field(1, ge=0, le=1000)
+    port: Port | None = None
+    load_balancer: LoadBalancerSettings | None = None
+    autoscaling: AutoscalingSettings | None = None
+    wait_for_steady_state: bool = False
+
+    @model_validator(mode="after")
+    def _service_rules(self) -> ServiceSettings:
+        if self.load_balancer is not None and self.port is None:
+            raise SettingError("loadBalancer", "needs port: the container port the load balancer forwards to")
+        scaling = self.autoscaling
+        if scaling is not None and not scaling.min <= self.desired_count <= scaling.max:
+            raise SettingError("desiredCount", f"{self.desired_count} is outside autoscaling "
+                                               f"min..max ({scaling.min}..{scaling.max})")
+        return self
+
+
+class JobSettings(WorkloadSettings):
+    """One `jobs[]` entry: a task run on a schedule or on demand."""
+
+    schedule: str | None = None
+    timezone: str = "UTC"
+    retries: int = Field(2, ge=0, le=185)
+    expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            if value != value.strip():
+                raise ValueError("remove the spaces around the expression")
+            parse_schedule(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError("expected an IANA time zone name such as UTC or Europe/Paris")
+        return value
+
+
+_TZ_CACHE: set[str] = set()
+
+
+def _timezones() -> set[str]:
+    """IANA names, without what some hosts add to their zoneinfo directory (Factory, posix/..., right/...)."""
+    if not _TZ_CACHE:
+        _TZ_CACHE.update(z for z in zoneinfo.available_timezones()
+                         if z not in ("Factory", "localtime", "posixrules") and not z.startswith(("posix/", "right/")))
+    return _TZ_CACHE
+
+
