@@ -239,16 +239,19 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     if policy is not None:
         aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
     group = _create_security_group(name, args, tags, child)
-    depends = [args.image_resource] if args.image_resource is not None else []
+    # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order.
+    depends: list[pulumi.Resource] = [execution_role, task_role]
+    if args.image_resource is not None:
+        depends.append(args.image_resource)
     task_definition = aws.ecs.TaskDefinition(
         f"{name}-task", family=args.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
         cpu=str(args.workload.cpu), memory=str(args.workload.memory_mib),
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.workload.arch},
-        execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+        execution_role_arn=args.role_arn(args.execution_role_name), task_role_arn=args.role_arn(args.task_role_name),
         container_definitions=json.dumps([container_definition(args)]),
         volumes=[{"name": volume_name(p)} for p in writable_paths(args.workload)],
         tags={**tags, "Name": args.family},
-        # The image is pushed before a task definition that names it is registered.
+        # The image is pushed (and the roles exist) before a task definition that names them is registered.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
                          capacity_strategy(args.workload))

@@ -264,8 +264,11 @@ class TestRoles:
 
     def test_execution_and_task_roles_differ_and_trust_ecs_tasks(self, dev: Registered) -> None:
         td = dev.one(TASK_DEF, "job-report-task")
-        assert td["propertyDependencies"]["executionRoleArn"] == [dev.one(ROLE, "job-report-execution")["urn"]]
-        assert td["propertyDependencies"]["taskRoleArn"] == [dev.one(ROLE, "job-report-task")["urn"]]
+        execution, task = dev.one(ROLE, "job-report-execution"), dev.one(ROLE, "job-report-task")
+        assert td["inputs"]["executionRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{execution['inputs']['name']}"
+        assert td["inputs"]["taskRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{task['inputs']['name']}"
+        assert td["inputs"]["executionRoleArn"] != td["inputs"]["taskRoleArn"]
+        assert {execution["urn"], task["urn"]} <= set(td["dependencies"])
         for name in ("job-report-execution", "job-report-task"):
             trust = doc(dev.one(ROLE, name), "assumeRolePolicy")["Statement"][0]
             assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}

@@ -83,9 +83,9 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
     region, config = report.pop("_region"), report.pop("_config")
     try:
         policy_config = policies.load_policy_config(Path(args.project_dir).resolve(), args.stack, args.policy_config)
-    except ValueError as exc:
+        report["violations"] = policies.evaluate(report, policy_config)
+    except policies.PolicyConfigError as exc:
         raise PreviewFailed(str(exc)) from None
-    report["violations"] = policies.evaluate(report, policy_config)
     report["cost"] = cost.estimate(report, region, _cost_assumptions(config))
     return report
 
