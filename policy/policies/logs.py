@@ -55,8 +55,8 @@ def _retention(args: ResourceValidationArgs, report_violation: ReportViolation) 
         report_violation(f"{args.name} has no retention: its logs are kept (and billed) forever. Set "
                          f"retentionInDays{setting_hint(args.name)}.")
     elif not limits["minDays"] <= days <= limits["maxDays"]:
-        report_violation(f"{args.name} keeps logs {days} days; allowed: {limits['minDays']} to {limits['maxDays']} "
-                         f"days{setting_hint(args.name)}.")
+        report_violation(f"{args.name} keeps logs {days:g} days; allowed: {limits['minDays']:g} to "
+                         f"{limits['maxDays']:g} days{setting_hint(args.name)}.")
 
 
 log_group_retention = ResourceValidationPolicy(
