@@ -271,6 +271,24 @@ class TestWaiting:
         assert task["lastStatus"] == "STOPPED"
 
 
+    def test_interrupt_without_flag_leaves_the_task(self, stack: dict[str, Any]) -> None:
+        def interrupt(_: str) -> None:
+            raise KeyboardInterrupt
+
+        code, lines, container = run(stack, script=[interrupt])  # stdin is not a terminal: nobody to ask
+        assert code == run_task.EXIT_INTERRUPTED and lines[-1] == f"left running: {container.task_arn}"
+
+    def test_interrupt_asks_on_a_terminal(self, stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+        runner = run_task.Runner(stack["session"], run_task.build_request(
+            run_task.parse_args(["report", "--outputs", str(stack["file"])]), stack["outputs"]), out=lambda _: None)
+        runner.start()
+        questions: list[str] = []
+        code = run_task.interrupted(runner, False, ask=lambda q: questions.append(q) or "y")
+        assert code == run_task.EXIT_INTERRUPTED and questions == ["\nStop the task? [y/N] "]
+        assert runner.describe()["lastStatus"] == "STOPPED"
+
+
 def test_diagnoses_are_specific() -> None:
     assert "logs endpoint" in (run_task.diagnose("ResourceInitializationError: failed to validate logger args: "
                                                  "create stream has been retried 1 times: failed to create Cloudwatch "
