@@ -88,9 +88,10 @@ def struct_to_json(struct: Any) -> dict[str, Any]:
 class PreviewMocks(pulumi_mocks.Mocks):
     """Answers invokes from the fakes; in `up` mode adds the outputs a provider would compute."""
 
-    def __init__(self, cloud: Any, preview: bool):
+    def __init__(self, cloud: Any, preview: bool, stack_references: dict[str, dict[str, Any]] | None = None):
         self.cloud = cloud
         self.preview = preview
+        self.stack_references = stack_references or {}
         self.unanswered: list[str] = []
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
@@ -102,6 +103,8 @@ class PreviewMocks(pulumi_mocks.Mocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = {k: v for k, v in dict(args.inputs).items() if v is not None}
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(str(inputs.get("name", args.name)))
         if not args.custom:
             return "", {}
         rid, computed = self.cloud.computed_outputs(args.typ, args.name, f"{args.typ}::{args.name}", inputs)
@@ -110,6 +113,15 @@ class PreviewMocks(pulumi_mocks.Mocks):
             # included) is unknown: present, but without a value.
             return "", {**inputs, **{k: rpc.UNKNOWN for k in computed if k not in inputs and k != "id"}}
         return rid, {**inputs, **computed}
+
+
+    def _stack_reference(self, name: str) -> tuple[str, dict]:
+        """Another stack's outputs, as the engine reads them (they are known even in a first preview)."""
+        if name not in self.stack_references:
+            message = f"the offline preview has no outputs for the stack reference {name}"
+            self.unanswered.append(message)
+            raise fakes.UnansweredInvoke(message)
+        return name, {"name": name, "outputs": self.stack_references[name], "secretOutputNames": []}
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -220,7 +232,8 @@ class ProgramFailed(Exception):
 
 def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
              region: str, account: str | None = None, mode: str = "preview",
-             project_dir: Path | None = None) -> dict[str, Any]:
+             project_dir: Path | None = None,
+             stack_references: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run `build()` (a program or one component) under mocks; return resources, outputs and notes.
 
     Each call gets a fresh event loop, root stack and config, so tests can call it repeatedly.
@@ -234,7 +247,7 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
     logger.setLevel(logging.INFO)
 
     preview = mode == "preview"
-    mocks = PreviewMocks(fakes.Cloud(region, account or fakes.DEFAULT_ACCOUNT), preview)
+    mocks = PreviewMocks(fakes.Cloud(region, account or fakes.DEFAULT_ACCOUNT), preview, stack_references)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.settings.SETTINGS.outputs = set()

@@ -1,0 +1,192 @@
+"""Environments: the outputs contract of dev and prod, the consumer example, and the CI workflows."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, UNKNOWN, preview_cli
+from tools.preview import child
+
+STACKS = ("dev", "prod")
+OUTPUT_TYPES: dict[str, Any] = {
+    "outputsVersion": int, "region": str, "vpcId": str, "vpcCidr": str, "privateSubnetIds": [str],
+    "publicSubnetIds": [str], "privateRouteTableIds": [str], "endpointSecurityGroupId": str,
+    "vpcEndpoints": {str: str}, "repositoryName": str, "repositoryUrl": str, "clusterName": str, "clusterArn": str,
+    "outputBucketName": (str, type(None)), "jobs": {str: "workload"}, "services": {str: "workload"},
+}
+WORKLOAD_TYPES: dict[str, Any] = {
+    "taskDefinitionArn": str, "containerName": str, "securityGroupId": str, "logGroupName": str,
+    "logStreamPrefix": str, "subnetIds": [str], "capacityProviderStrategy": [{"capacityProvider": str,
+                                                                              "weight": int, "base": int}],
+    "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)),
+}
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+@cache
+def report(stack: str, mode: str) -> dict[str, Any]:
+    result = preview_cli("--stack", stack, "--mode", mode, "--json")
+    assert result.returncode == 0, result.stderr
+    return result.report
+
+
+def check_type(path: str, value: Any, expected: Any) -> None:
+    """Assert `value` has the shape `expected` (a type, a tuple of types, [item], {key: value} or 'workload')."""
+    if expected == "workload":
+        assert isinstance(value, dict) and set(value) == set(WORKLOAD_TYPES), (path, sorted(value))
+        for key, kind in WORKLOAD_TYPES.items():
+            check_type(f"{path}.{key}", value[key], kind)
+    elif isinstance(expected, list):
+        assert isinstance(value, list), path
+        for i, item in enumerate(value):
+            check_type(f"{path}[{i}]", item, expected[0])
+    elif isinstance(expected, dict) and set(expected) == {str}:
+        assert isinstance(value, dict), path
+        for key, item in value.items():
+            check_type(f"{path}.{key}", item, expected[str])
+    elif isinstance(expected, dict):
+        assert isinstance(value, dict) and set(value) == set(expected), (path, value)
+        for key, kind in expected.items():
+            check_type(f"{path}.{key}", value[key], kind)
+    else:
+        assert isinstance(value, expected) and not (expected is int and isinstance(value, bool)), (path, value)
+
+
+class TestOutputsContract:
+    @pytest.mark.parametrize("stack", STACKS)
+    def test_keys_and_types_after_up(self, stack: str) -> None:
+        outputs = report(stack, "up")["outputs"]
+        assert set(outputs) == set(OUTPUT_TYPES)
+        for key, kind in OUTPUT_TYPES.items():
+            check_type(key, outputs[key], kind)
+        assert outputs["outputsVersion"] == 1
+        assert outputs["jobs"] and outputs["services"]
+
+    @pytest.mark.parametrize("stack", STACKS)
+    def test_same_keys_at_preview(self, stack: str) -> None:
+        outputs = report(stack, "preview")["outputs"]
+        assert set(outputs) == set(OUTPUT_TYPES)
+        for name, entry in {**outputs["jobs"], **outputs["services"]}.items():
+            assert set(entry) == set(WORKLOAD_TYPES), name
+        known = ("outputsVersion", "region", "vpcCidr", "repositoryName", "repositoryUrl", "clusterName",
+                 "clusterArn", "outputBucketName")
+        assert all(outputs[k] != UNKNOWN for k in known)
+
+    def test_prod_is_what_the_issue_asks(self) -> None:
+        prod = report("prod", "up")
+        resources = prod["resources"]
+        endpoints = [r for r in resources if r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint"
+                     and r["inputs"].get("vpcEndpointType") == "Interface"]
+        assert len(prod["outputs"]["privateSubnetIds"]) >= 2
+        assert all(len(e["inputs"]["subnetIds"]) == len(prod["outputs"]["privateSubnetIds"]) for e in endpoints)
+        buckets = [r for r in resources if r["type"] == "aws:s3/bucket:Bucket"]
+        assert buckets and all(b["protect"] and b["retainOnDelete"] for b in buckets)
+        web = prod["outputs"]["services"]["web"]
+        assert web["url"].startswith("http://internal-")
+        assert {s["capacityProvider"] for s in web["capacityProviderStrategy"]} == {"FARGATE", "FARGATE_SPOT"}
+        assert [s["capacityProvider"] for s in prod["outputs"]["jobs"]["report"]["capacityProviderStrategy"]] == [
+            "FARGATE_SPOT"]
+        assert any(r["type"] == "aws:appautoscaling/target:Target" for r in resources)
+        groups = [r for r in resources if r["type"] == "aws:cloudwatch/logGroup:LogGroup"
+                  and r["inputs"]["name"].startswith("/ecs/")]
+        assert all(g["inputs"]["retentionInDays"] > 30 for g in groups)
+
+    @pytest.mark.parametrize("stack", STACKS)
+    def test_shipped_stacks_pass_the_pack(self, stack: str) -> None:
+        for mode in ("preview", "up"):
+            assert report(stack, mode)["violations"] == []
+
+
+class TestConsumerExample:
+    def run_consumer(self, outputs: dict[str, Any], mode: str) -> dict[str, Any]:
+        directory = ROOT / "examples" / "consumer"
+        config = {"aws:region": "us-east-1",
+                  "private-fargate-consumer:platformStack": "acme/private-fargate/dev",
+                  "private-fargate-consumer:imageTag": "1.0.0"}
+        return child.simulate(lambda: runpy.run_path(str(directory / "__main__.py"), run_name="__main__"),
+                              project="private-fargate-consumer", stack="dev", config=config, secret_keys=[],
+                              region="us-east-1", mode=mode, project_dir=directory,
+                              stack_references={"acme/private-fargate/dev": outputs})
+
+    @pytest.mark.parametrize("mode", ["preview", "up"])
+    def test_worker_in_the_platform_vpc_and_cluster(self, mode: str) -> None:
+        platform = report("dev", "up")["outputs"]
+        result = self.run_consumer(platform, mode)
+        by_type = {r["type"]: r for r in result["resources"]}
+        group = by_type["aws:ec2/securityGroup:SecurityGroup"]
+        assert group["inputs"]["vpcId"] == platform["vpcId"]
+        egress = {r["name"]: r["inputs"] for r in result["resources"]
+                  if r["type"] == "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"}
+        assert egress["worker-endpoints"]["cidrIpv4"] == platform["vpcCidr"]
+        assert egress["worker-s3"]["prefixListId"].startswith("pl-")
+        td = by_type["aws:ecs/taskDefinition:TaskDefinition"]
+        (container,) = json.loads(td["inputs"]["containerDefinitions"])
+        assert container["image"] == f"{platform['repositoryUrl']}:1.0.0"
+        assert container["logConfiguration"]["options"]["awslogs-region"] == platform["region"]
+        assert result["outputs"]["subnetIds"] == platform["privateSubnetIds"]
+        assert result["outputs"]["clusterArn"] == platform["clusterArn"]
+        assert result["outputs"]["platformOutputsVersion"] == 1
+
+    def test_other_outputs_version_is_refused(self) -> None:
+        platform = {**report("dev", "up")["outputs"], "outputsVersion": 2}
+        with pytest.raises(child.ProgramFailed, match="reads outputsVersion 1; the platform stack has 2"):
+            self.run_consumer(platform, "up")
+
+
+def workflow(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as a boolean
+    return doc
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(action + "@")]
+
+
+class TestWorkflows:
+    def test_pull_request_checks_then_preview_with_policy(self) -> None:
+        wf = workflow("pull-request.yml")
+        assert "pull_request" in wf["on"]
+        assert wf["permissions"]["id-token"] == "write" and wf["permissions"]["pull-requests"] == "write"
+        checks = wf["jobs"]["checks"]
+        runs = " ".join(s.get("run", "") for s in checks["steps"])
+        assert "dev.py lint" in runs and "dev.py test" in runs and "dev.py preview --stack" in runs
+        preview = wf["jobs"]["preview"]
+        assert preview["needs"] == "checks" and preview["strategy"]["matrix"]["stack"] == list(STACKS)
+        assert "head.repo.full_name == github.repository" in preview["if"]  # forks: no secrets, no real preview
+        (pulumi,) = steps_using(preview, "pulumi/actions")
+        assert pulumi["with"]["command"] == "preview" and pulumi["with"]["policyPacks"] == "policy"
+        assert pulumi["with"]["policyPackConfigs"] == "policy/config.${{ matrix.stack }}.json"
+        assert pulumi["with"]["comment-on-pr"] is True
+        (aws,) = steps_using(preview, "aws-actions/configure-aws-credentials")
+        assert "role-to-assume" in aws["with"]
+        assert steps_using(preview, "docker/setup-qemu-action") and steps_using(preview, "docker/setup-buildx-action")
+
+    def test_deploy_dev_then_prod_behind_an_environment(self) -> None:
+        wf = workflow("deploy.yml")
+        assert wf["on"]["push"]["branches"] == ["main"]
+        jobs = wf["jobs"]
+        assert jobs["dev"]["needs"] == "checks" and jobs["prod"]["needs"] == "dev"
+        assert jobs["dev"]["with"]["stack"] == "dev" and jobs["prod"]["with"]["stack"] == "prod"
+        assert jobs["prod"]["with"]["environment"] == "production"
+        stack = workflow("deploy-stack.yml")
+        up = stack["jobs"]["up"]
+        assert up["environment"] == "${{ inputs.environment }}"
+        (pulumi,) = steps_using(up, "pulumi/actions")
+        assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policy"
+        assert steps_using(up, "aws-actions/configure-aws-credentials")
+
+    @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+    def test_actions_pinned_to_exact_versions(self, path: Path) -> None:
+        for job in workflow(path.name)["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.search(r"@v\d+\.\d+\.\d+$|@[0-9a-f]{40}$", step["uses"]), step["uses"]
