@@ -126,7 +126,9 @@ class TestConsumerExample:
         egress = {r["name"]: r["inputs"] for r in result["resources"]
                   if r["type"] == "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"}
         assert egress["worker-endpoints"]["cidrIpv4"] == platform["vpcCidr"]
-        assert egress["worker-s3"]["prefixListId"].startswith("pl-")
+        # An invoke whose input comes from a resource is answered only once that resource exists.
+        assert egress["worker-s3"]["prefixListId"] == UNKNOWN if mode == "preview" else \
+            egress["worker-s3"]["prefixListId"].startswith("pl-")
         td = by_type["aws:ecs/taskDefinition:TaskDefinition"]
         (container,) = json.loads(td["inputs"]["containerDefinitions"])
         assert container["image"] == f"{platform['repositoryUrl']}:1.0.0"
