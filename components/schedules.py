@@ -136,3 +136,49 @@ def _special(base: str, extra: str, number: Callable[[str], int]) -> bool:
             raise ValueError(f"cron day-of-week {base!r}: the week after '#' must be 1 to 5")
         return True
     return False
+
+
+def runs_per_month(schedule: Schedule, hours_per_month: float = 730) -> float:
+    """About how many times a schedule fires in a month (an `at` fires once)."""
+    if schedule.kind == "at":
+        return 1.0
+    if schedule.kind == "rate":
+        assert schedule.rate_minutes is not None
+        return hours_per_month * 60 / schedule.rate_minutes
+    minutes, hours, dom, month, dow, _ = schedule.cron_fields
+    days_in_month = hours_per_month / 24
+    per_day = _count(minutes, 0, 59) * _count(hours, 0, 23)
+    if dom == "?":
+        days = days_in_month if dow == "*" else (
+            1.0 if ("#" in dow or dow.endswith("L")) else _count(dow, 1, 7, _DAYS) * days_in_month / 7)
+    else:
+        days = days_in_month if dom == "*" else (1.0 if dom in ("L", "LW") or dom.endswith("W")
+                                                 else _count(dom, 1, 31))
+    months = 1.0 if month == "*" else _count(month, 1, 12, _MONTHS) / 12
+    return per_day * days * months
+
+
+def _count(field: str, low: int, high: int, names: tuple[str, ...] = ()) -> int:
+    """How many values a cron field selects (L, W and # forms count as one)."""
+    if field in ("*", "?"):
+        return high - low + 1
+    total = 0
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        stride = int(step) if step else 1
+        if base == "*":
+            start, end = low, high
+        elif "-" in base:
+            a, b = base.split("-")
+            start, end = _value(a, low, names), _value(b, low, names)
+        elif step:
+            start, end = _value(base, low, names), high
+        else:
+            total += 1
+            continue
+        total += len(range(start, end + 1, stride))
+    return total
+
+
+def _value(token: str, low: int, names: tuple[str, ...]) -> int:
+    return names.index(token.upper()) + low if token.upper() in names else int(token.rstrip("LW"))

@@ -1,10 +1,217 @@
-"""Seam for the monthly cost estimate of a preview report (filled by its own issue)."""
+"""The monthly cost of what a preview report registers, itemised, in the stack's region.
+
+Prices come from tools/data/prices.json (one entry per region, with the date they were taken and
+their source); a region without prices is said to be unpriced rather than guessed. Usage that
+resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
+What is not included: data transfer between AZs and to the internet, S3 requests and storage,
+Secrets Manager secrets and KMS requests, Container Insights metrics, Scheduler invocations beyond
+the free tier, and LCUs above the one-LCU minimum per load balancer.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from components.naming import physical_name
+from components.schedules import parse_schedule, runs_per_month
 
-def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, Any]) -> dict[str, Any]:
-    """The `cost` object of the preview JSON; empty until prices are added."""
-    return {"region": region, "currency": "USD", "monthly": 0.0, "items": [], "assumptions": assumptions}
+PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
+UNKNOWN = "<unknown>"
+
+
+def known_regions() -> list[str]:
+    """Regions the price file covers."""
+    return sorted(PRICES["regions"])
+
+
+@dataclass
+class Item:
+    """One line of the estimate."""
+
+    item: str
+    quantity: float
+    unit: str
+    unit_price: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `cost.items[]` entry."""
+        return {"item": self.item, "quantity": round(self.quantity, 4), "unit": self.unit,
+                "unitPrice": self.unit_price, "monthly": round(self.quantity * self.unit_price, 2)}
+
+
+def _of_type(report: dict[str, Any], token: str) -> list[dict[str, Any]]:
+    return [r for r in report["resources"] if r["type"] == token]
+
+
+def _task_definition(report: dict[str, Any], resource: dict[str, Any], prop: str) -> dict[str, Any] | None:
+    urns = set(resource["propertyDependencies"].get(prop, []))
+    arn = resource["inputs"].get(prop) if prop == "taskDefinition" else None
+    for td in _of_type(report, "aws:ecs/taskDefinition:TaskDefinition"):
+        if td["urn"] in urns or (arn and arn != UNKNOWN and td["outputs"].get("arn") == arn):
+            return td
+    return None
+
+
+def on_demand_share(strategy: list[dict[str, Any]], tasks: float) -> float:
+    """The fraction of `tasks` that run on FARGATE (the rest on FARGATE_SPOT), as ECS places them."""
+    if not strategy:
+        return 1.0
+    tasks = max(tasks, 0.0)
+    counts: Counter[str] = Counter()
+    placed = 0.0
+    for s in strategy:
+        take = min(float(s.get("base") or 0), tasks - placed)
+        counts[s["capacityProvider"]] += take
+        placed += take
+    weights = sum(float(s.get("weight") or 0) for s in strategy)
+    for s in strategy:
+        if weights:
+            counts[s["capacityProvider"]] += (tasks - placed) * float(s.get("weight") or 0) / weights
+    total = sum(counts.values())
+    return counts["FARGATE"] / total if total else 1.0
+
+
+def task_hour_price(prices: dict[str, Any], td: dict[str, Any], on_demand: float) -> tuple[float, str]:
+    """Price of one task-hour of a task definition, blended over on-demand and spot; and a size label."""
+    inputs = td["inputs"]
+    arch = (inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+    rate = prices["fargate"][arch if arch in prices["fargate"] else "X86_64"]
+    vcpu, gb = int(inputs.get("cpu", 256)) / 1024, int(inputs.get("memory", 512)) / 1024
+    full = vcpu * rate["vcpuHour"] + gb * rate["gbHour"]
+    spot = full * (1 - prices["fargate"]["spotDiscount"])
+    mix = "on-demand" if on_demand >= 1 else "spot" if on_demand <= 0 else f"{on_demand:.0%} on-demand"
+    return full * on_demand + spot * (1 - on_demand), f"{vcpu:g} vCPU / {gb:g} GB {arch}, {mix}"
+
+
+def _network_items(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float) -> list[Item]:
+    items = []
+    interface = [e for e in _of_type(report, "aws:ec2/vpcEndpoint:VpcEndpoint")
+                 if e["inputs"].get("vpcEndpointType", "Interface") == "Interface"]
+    for endpoint in interface:
+        azs = max(len(endpoint["inputs"].get("subnetIds") or []), 1)
+        short = str(endpoint["inputs"].get("serviceName", "")).split(".", 3)[-1]
+        items.append(Item(f"interface endpoint {short} ({azs} AZ)", azs * hours, "AZ-hour",
+                          prices["interfaceEndpoint"]["azHour"]))
+    if interface and data_gb:
+        items.append(Item("data through interface endpoints", data_gb, "GB", prices["interfaceEndpoint"]["perGb"]))
+    nats = _of_type(report, "aws:ec2/natGateway:NatGateway")
+    if nats:
+        items.append(Item(f"NAT gateway ({len(nats)})", len(nats) * hours, "hour", prices["natGateway"]["hour"]))
+        if not interface and data_gb:
+            items.append(Item("data through NAT gateways", data_gb, "GB", prices["natGateway"]["perGb"]))
+    public_ips = len(_of_type(report, "aws:ec2/eip:Eip"))
+    balancers = _of_type(report, "aws:lb/loadBalancer:LoadBalancer") + _of_type(report, "aws:alb/loadBalancer:"
+                                                                                           "LoadBalancer")
+    for lb in balancers:
+        if lb["inputs"].get("internal") is not True:
+            public_ips += len(lb["inputs"].get("subnets") or [])
+        items.append(Item(f"load balancer {lb['inputs'].get('name', lb['name'])}", hours, "hour",
+                          prices["alb"]["hour"]))
+        items.append(Item(f"load balancer {lb['inputs'].get('name', lb['name'])} (1 LCU minimum)", hours,
+                          "LCU-hour", prices["alb"]["lcuHour"]))
+    if public_ips:
+        items.append(Item(f"public IPv4 addresses ({public_ips})", public_ips * hours, "hour",
+                          prices["publicIpv4"]["hour"]))
+    return items
+
+
+def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
+                   expected_minutes: dict[str, float]) -> list[Item]:
+    items = []
+    for svc in _of_type(report, "aws:ecs/service:Service"):
+        td = _task_definition(report, svc, "taskDefinition")
+        if td is None:
+            continue
+        tasks = float(svc["inputs"].get("desiredCount", 1))
+        strategy = svc["inputs"].get("capacityProviderStrategies") or []
+        price, label = task_hour_price(prices, td, on_demand_share(strategy, tasks))
+        items.append(Item(f"service {svc['inputs'].get('name', svc['name'])}: {tasks:g} x {label}, all month",
+                          tasks * hours, "task-hour", round(price, 6)))
+    for schedule in _of_type(report, "aws:scheduler/schedule:Schedule"):
+        ecs = (schedule["inputs"].get("target") or {}).get("ecsParameters") or {}
+        td = _task_definition(report, schedule, "target")
+        expression = schedule["inputs"].get("scheduleExpression")
+        if td is None or not isinstance(expression, str):
+            continue
+        runs = runs_per_month(parse_schedule(expression), hours)
+        minutes = expected_minutes.get(td["inputs"].get("family", ""), 10.0)
+        strategy = ecs.get("capacityProviderStrategies") or []
+        price, label = task_hour_price(prices, td, on_demand_share(strategy, 1))
+        items.append(Item(f"job {td['inputs'].get('family')}: {runs:.4g} runs x {minutes:g} min, {label}",
+                          runs * max(minutes, 1) / 60, "task-hour", round(price, 6)))
+    return items
+
+
+def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any]) -> list[Item]:
+    items = []
+    keys = len(_of_type(report, "aws:kms/key:Key"))
+    if keys:
+        items.append(Item(f"KMS keys ({keys})", keys, "key-month", prices["kms"]["keyMonth"]))
+    if _of_type(report, "aws:cloudwatch/logGroup:LogGroup"):
+        items.append(Item("log ingestion", float(assumptions.get("logIngestGbPerMonth", 1)), "GB",
+                          prices["logs"]["ingestPerGb"]))
+    if _of_type(report, "aws:ecr/repository:Repository"):
+        items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
+                          prices["ecr"]["storagePerGbMonth"]))
+    alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    if alarms:
+        items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
+    return items
+
+
+def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict[str, float]:
+    """Task definition family -> `expectedMinutes` of the job, from the stack's settings."""
+    try:
+        jobs = json.loads(config.get("private-fargate:jobs", "[]"))
+    except ValueError:
+        return {}
+    return {physical_name(report["project"], report["stack"], j["name"], max_len=255): float(
+        j.get("expectedMinutes", 10)) for j in jobs if isinstance(j, dict) and "name" in j}
+
+
+def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float,
+                   items: list[Item]) -> dict[str, Any]:
+    """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume."""
+    zones = {s["inputs"].get("availabilityZone") for s in _of_type(report, "aws:ec2/subnet:Subnet")
+             if s["inputs"].get("mapPublicIpOnLaunch") is not True and "-public-" not in s["name"]}
+    endpoint_items = [i for i in items if i.item.startswith("interface endpoint ")]
+    azs = len(zones - {None}) or max([int(i.quantity / hours) for i in endpoint_items] or [1])
+    endpoints_fixed = sum(i.quantity * i.unit_price for i in endpoint_items)
+    nat_fixed = azs * hours * (prices["natGateway"]["hour"] + prices["publicIpv4"]["hour"])
+    per_gb_nat, per_gb_endpoint = prices["natGateway"]["perGb"], prices["interfaceEndpoint"]["perGb"]
+    endpoints = endpoints_fixed + data_gb * per_gb_endpoint
+    nat = nat_fixed + data_gb * per_gb_nat
+    break_even = max((endpoints_fixed - nat_fixed) / (per_gb_nat - per_gb_endpoint), 0.0)
+    return {"natGateways": azs, "dataGbPerMonth": data_gb, "endpointsMonthly": round(endpoints, 2),
+            "natMonthly": round(nat, 2), "breakEvenGbPerMonth": round(break_even, 1),
+            "cheaper": "endpoints" if endpoints <= nat else "nat",
+            "note": (f"endpoints cost more below {break_even:.0f} GB a month and less above it"
+                     if break_even else "endpoints cost less at any volume")}
+
+
+def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, Any],
+             config: dict[str, str] | None = None, compare: str | None = None) -> dict[str, Any]:
+    """The `cost` object of the preview JSON."""
+    out: dict[str, Any] = {"region": region, "currency": PRICES["currency"], "monthly": 0.0, "items": [],
+                           "assumptions": dict(assumptions)}
+    prices = PRICES["regions"].get(region or "")
+    if prices is None:
+        out["unavailable"] = (f"no prices for region {region}; priced regions: {', '.join(known_regions())} "
+                              "(add one to tools/data/prices.json)")
+        return out
+    hours = float(PRICES["hoursPerMonth"])
+    data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
+    items = [*_network_items(report, prices, hours, data_gb),
+             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
+             *_usage_items(report, prices, assumptions)]
+    out["items"] = [i.as_dict() for i in items]
+    out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
+    out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
+                               "pricesSource": PRICES["source"]})
+    if compare == "nat":
+        out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
+    return out

@@ -86,7 +86,9 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
         report["violations"] = policies.evaluate(report, policy_config)
     except policies.PolicyConfigError as exc:
         raise PreviewFailed(str(exc)) from None
-    report["cost"] = cost.estimate(report, region, _cost_assumptions(config))
+    report["cost"] = cost.estimate(report, region, _cost_assumptions(config), config, args.compare)
+    if "unavailable" in report["cost"]:
+        report["notes"].append(f"cost: {report['cost']['unavailable']}")
     return report
 
 

@@ -73,6 +73,15 @@ def _render_cost(cost: dict[str, Any], out: TextIO) -> None:
     if not cost:
         return
     out.write(f"\nMonthly cost estimate ({cost.get('region')}, {cost.get('currency', 'USD')}):\n")
+    if cost.get("unavailable"):
+        out.write(f"    {cost['unavailable']}\n")
+        return
     for item in cost.get("items", []):
-        out.write(f"    {item['item']:<48} {item['quantity']:>10g} {item['unit']:<14} ${item['monthly']:>9.2f}\n")
-    out.write(f"    {'total':<74} ${cost.get('monthly', 0):>9.2f}\n")
+        out.write(f"    {item['item'][:72]:<72} {item['quantity']:>10.6g} {item['unit']:<11} "
+                  f"${item['monthly']:>9.2f}\n")
+    out.write(f"    {'total':<95} ${cost.get('monthly', 0):>9.2f}\n")
+    comparison = cost.get("comparison")
+    if comparison:
+        out.write(f"\n    with {comparison['natGateways']} NAT gateway(s) instead of the interface endpoints, at "
+                  f"{comparison['dataGbPerMonth']:g} GB/month: ${comparison['natMonthly']:.2f} vs "
+                  f"${comparison['endpointsMonthly']:.2f}; {comparison['note']}\n")
