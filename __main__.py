@@ -6,9 +6,10 @@ from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
 from components.job import FargateJob
+from components.mesh import ServiceMesh, ServiceMeshArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
-from components.service import FargateService, ServiceArgs, connect_peers
+from components.service import FargateService, ServiceArgs
 from components.settings import Settings
 from components.storage import OutputBucket, OutputBucketArgs
 from components.workload import WorkloadArgs
@@ -44,12 +45,15 @@ def workload_args(workload):
 
 
 jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn) for job in settings.jobs}
+mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
+    context, network.vpc_id, {s.name: s.port for s in settings.services if s.port}, settings.stack_tags))
+    if settings.services else None)
 service_args = ServiceArgs(cluster_arn=cluster.arn, namespace_arn=cluster.namespace_arn,
+                           mesh_security_group_id=mesh.security_group_id if mesh else None,
                            public_subnet_ids=network.public_subnet_ids,
                            access_log_bucket=access_logs.name if access_logs else None)
 services = {svc.name: FargateService(f"service-{svc.name}", workload_args(svc), service_args)
             for svc in settings.services}
-connect_peers(list(services.values()))
 
 pulumi.export("outputsVersion", 1)
 pulumi.export("region", context.region)

@@ -123,6 +123,7 @@ class ImageResolver:
         self.docker_hub = settings.repository.docker_hub_credential_arn
         self.images: dict[str, ResolvedImage] = {}
         self._hosts: set[str] = set()
+        self._tags: dict[tuple[str, str, str], str] = {}
         for kind, items in (("services", settings.services), ("jobs", settings.jobs)):
             for i, workload in enumerate(items):
                 self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
@@ -163,7 +164,10 @@ class ImageResolver:
 
     def _resolve_build(self, build: BuildSettings, arch: str) -> ResolvedImage:
         platform = _PLATFORMS[arch]
-        tag = context_hash(self.base_dir / build.context, build.dockerfile, platform)
+        key = (build.context, build.dockerfile, platform)
+        if key not in self._tags:  # one hash per build, however many workloads share it
+            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform)
+        tag = self._tags[key]
         spec = BuildSpec(build.context, build.dockerfile, platform, tag)
         user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
         return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)

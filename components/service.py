@@ -2,8 +2,9 @@
 
 Tasks run in the private subnets without public IPs. Deployments start new tasks before
 stopping old ones and roll back on their own when the new ones fail (circuit breaker). Services
-with a port reach each other by name through ECS Service Connect (`<name>:<port>`), and their
-security groups admit exactly those peers and, with `loadBalancer`, the service's ALB.
+with a port reach each other by name through ECS Service Connect (`<name>:<port>`): every
+service joins the stack's mesh group, and a service's port admits that group and, with
+`loadBalancer`, the service's ALB.
 Autoscaling tracks CPU and/or memory; `pulumi up` then leaves the running count alone.
 """
 
@@ -25,12 +26,14 @@ from components.workload import WorkloadArgs, WorkloadParts, create_workload
 class ServiceArgs:
     """What a service needs beyond its workload parts.
 
-    namespace_arn: the stack's Service Connect namespace; public_subnet_ids: for an
+    namespace_arn: the stack's Service Connect namespace; mesh_security_group_id: the group every
+    service joins to reach the others (components/mesh.py); public_subnet_ids: for an
     internet-facing ALB; access_log_bucket: the stack's ALB log bucket, if any.
     """
 
     cluster_arn: str
     namespace_arn: pulumi.Input[str] | None = None
+    mesh_security_group_id: pulumi.Input[str] | None = None
     public_subnet_ids: Sequence[pulumi.Input[str]] = ()
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
@@ -65,6 +68,7 @@ class FargateService(pulumi.ComponentResource):
         self.load_balancer: ServiceLoadBalancer | None = None
         if self._settings.load_balancer is not None and self._settings.port is not None:
             self.load_balancer = self._create_load_balancer()
+        self._admit_mesh()
         self.service = self._create_service()
         if self._settings.autoscaling is not None:
             self._create_autoscaling(self._settings.autoscaling)
@@ -77,20 +81,6 @@ class FargateService(pulumi.ComponentResource):
         """The tasks' security group (for Service Connect peer rules)."""
         return self.parts.security_group.id
 
-    @property
-    def workload_name(self) -> str:
-        """The service's name in settings (and in ECS and Service Connect)."""
-        return self._args.name
-
-    @property
-    def port(self) -> int | None:
-        """The container port other services reach it on, if any."""
-        return self._settings.port
-
-    @property
-    def resource_prefix(self) -> str:
-        """The Pulumi name its children start with."""
-        return self._name
 
     def _create_load_balancer(self) -> ServiceLoadBalancer:
         args, svc, lb = self._args, self._settings, self._settings.load_balancer
@@ -102,6 +92,16 @@ class FargateService(pulumi.ComponentResource):
             access_log_bucket=self._service_args.access_log_bucket,
             access_log_prefix=self._service_args.access_log_prefix, protect=args.protect, tags=args.tags),
             opts=pulumi.ResourceOptions(parent=self))
+
+    def _admit_mesh(self) -> None:
+        """The service's port, open to the services of the mesh (Service Connect peers) only."""
+        mesh, port = self._service_args.mesh_security_group_id, self._settings.port
+        if mesh is None or port is None:
+            return
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-from-mesh", security_group_id=self.parts.security_group.id, ip_protocol="tcp",
+            from_port=port, to_port=port, referenced_security_group_id=mesh,
+            description="Service Connect from the stack's services", opts=pulumi.ResourceOptions(parent=self))
 
     def _service_connect(self) -> dict[str, Any] | None:
         namespace = self._service_args.namespace_arn
@@ -133,6 +133,9 @@ class FargateService(pulumi.ComponentResource):
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
         depends = [self.load_balancer] if self.load_balancer is not None else []
+        groups = [self.parts.security_group.id]
+        if self._service_args.mesh_security_group_id is not None:
+            groups.append(self._service_args.mesh_security_group_id)
         return aws.ecs.Service(
             f"{self._name}-service", name=args.name, cluster=self._service_args.cluster_arn,
             task_definition=self.parts.task_definition.arn, desired_count=svc.desired_count,
@@ -140,7 +143,7 @@ class FargateService(pulumi.ComponentResource):
             deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             network_configuration={"subnets": list(args.subnet_ids), "assign_public_ip": False,
-                                   "security_groups": [self.parts.security_group.id]},
+                                   "security_groups": groups},
             enable_execute_command=svc.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
             wait_for_steady_state=svc.wait_for_steady_state, load_balancers=load_balancers,
             health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
@@ -165,23 +168,3 @@ class FargateService(pulumi.ComponentResource):
                     "target_value": value, "predefined_metric_specification": {"predefined_metric_type": metric},
                     "scale_in_cooldown": scaling.scale_in_cooldown, "scale_out_cooldown": scaling.scale_out_cooldown},
                 opts=child)
-
-
-def connect_peers(services: Sequence[FargateService]) -> None:
-    """Let every service reach every other service's port through Service Connect, and nothing more."""
-    for server in services:
-        port = server.port
-        if port is None:
-            continue
-        for client in services:
-            if client is server:
-                continue
-            label = f"{client.workload_name}-to-{server.workload_name}"
-            aws.vpc.SecurityGroupIngressRule(
-                f"{server.resource_prefix}-from-{client.workload_name}", security_group_id=server.security_group_id,
-                ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=client.security_group_id,
-                description=f"Service Connect {label}", opts=pulumi.ResourceOptions(parent=server))
-            aws.vpc.SecurityGroupEgressRule(
-                f"{client.resource_prefix}-to-{server.workload_name}", security_group_id=client.security_group_id,
-                ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=server.security_group_id,
-                description=f"Service Connect {label}", opts=pulumi.ResourceOptions(parent=client))

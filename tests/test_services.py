@@ -65,7 +65,8 @@ class TestEcsService:
         assert net["assignPublicIp"] is False
         assert sorted(net["subnets"]) == sorted(s["id"] for s in private_subnets(public_lb))
         assert not set(net["subnets"]) & {s["id"] for s in public_subnets(public_lb)}
-        assert net["securityGroups"] == [public_lb.one(SG, "service-web-sg")["id"]]
+        assert net["securityGroups"] == [public_lb.one(SG, "service-web-sg")["id"],
+                                         public_lb.one(SG, "service-connect-sg")["id"]]
 
     def test_safe_deployments(self, public_lb: Registered) -> None:
         service = public_lb.one(SERVICE)["inputs"]
@@ -135,17 +136,29 @@ class TestServiceConnect:
 
     def test_groups_admit_exactly_the_peers(self, trio: Registered) -> None:
         groups = {g["name"]: g for g in trio.of_type(SG)}
+        mesh = groups["service-connect-sg"]
         api, web, worker = groups["service-api-sg"], groups["service-web-sg"], groups["service-worker-sg"]
-        assert ingress_sources(trio, api) == {(web["urn"], 9000), (worker["urn"], 9000)}
-        assert ingress_sources(trio, web) == {(api["urn"], 8080), (worker["urn"], 8080)}
-        assert ingress_sources(trio, worker) == set()
-        worker_egress = {(r["propertyDependencies"]["referencedSecurityGroupId"][0], r["inputs"]["fromPort"])
-                         for r in trio.of_type(EGRESS) if r["name"].startswith("service-worker-to-")}
-        assert worker_egress == {(api["urn"], 9000), (web["urn"], 8080)}
+        assert ingress_sources(trio, api) == {(mesh["urn"], 9000)}
+        assert ingress_sources(trio, web) == {(mesh["urn"], 8080)}
+        assert ingress_sources(trio, worker) == set() and ingress_sources(trio, mesh) == set()
+        mesh_egress = {(r["propertyDependencies"]["referencedSecurityGroupId"][0], r["inputs"]["fromPort"])
+                       for r in trio.of_type(EGRESS) if r["propertyDependencies"]["securityGroupId"] == [mesh["urn"]]}
+        assert mesh_egress == {(mesh["urn"], 9000), (mesh["urn"], 8080)}
+        for service in trio.of_type(SERVICE):
+            assert mesh["urn"] in service["propertyDependencies"]["networkConfiguration"]
 
-    def test_jobs_get_no_ingress(self, run_program: Any) -> None:
+    def test_peer_rules_grow_linearly(self) -> None:
+        def rules(n: int) -> int:
+            run = simulate(run_main, {"services": [svc(f"s{i}", port=8000 + i) for i in range(n)]})
+            return len(run.of_type(INGRESS)) + len(run.of_type(EGRESS))
+
+        assert rules(8) - rules(4) == 2 * (rules(4) - rules(2))
+
+    def test_jobs_are_not_in_the_mesh(self, run_program: Any) -> None:
         run = run_program({"services": [svc()], "jobs": [{"name": "j", "image": PUBLIC}]})
         assert ingress_sources(run, run.one(SG, "job-j-sg")) == set()
+        assert run.one(SG, "service-connect-sg")["urn"] not in {
+            u for r in run.of_type(EGRESS) if r["name"].startswith("job-j-") for u in r["dependencies"]}
 
 
 class TestLoadBalancer:
@@ -178,9 +191,10 @@ class TestLoadBalancer:
                                              "containerName": "web", "containerPort": 8080}]
         assert service["healthCheckGracePeriodSeconds"] >= 60
 
-    def test_service_group_admits_only_the_alb(self, public_lb: Registered) -> None:
+    def test_service_group_admits_only_the_alb_and_peers(self, public_lb: Registered) -> None:
         alb_sg, task_sg = public_lb.one(SG, "service-web-lb-sg"), public_lb.one(SG, "service-web-sg")
-        assert ingress_sources(public_lb, task_sg) == {(alb_sg["urn"], 8080)}
+        mesh = public_lb.one(SG, "service-connect-sg")
+        assert ingress_sources(public_lb, task_sg) == {(alb_sg["urn"], 8080), (mesh["urn"], 8080)}
         assert ingress_sources(public_lb, alb_sg) == {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
 
     def test_access_logs_to_a_stack_bucket(self, public_lb: Registered) -> None:
