@@ -44,11 +44,13 @@ def workload_args(workload):
         protect=settings.protect, tags=settings.stack_tags)
 
 
-jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn) for job in settings.jobs}
+jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn, cluster=cluster)
+        for job in settings.jobs}
 mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
     context, network.vpc_id, {s.name: s.port for s in settings.services if s.port}, settings.stack_tags))
     if settings.services else None)
-service_args = ServiceArgs(cluster_arn=cluster.arn, namespace_arn=cluster.namespace_arn,
+service_args = ServiceArgs(cluster_arn=cluster.arn, cluster=cluster, access_logs=access_logs,
+                           namespace_arn=cluster.namespace_arn,
                            mesh_security_group_id=mesh.security_group_id if mesh else None,
                            public_subnet_ids=network.public_subnet_ids,
                            access_log_bucket=access_logs.name if access_logs else None)

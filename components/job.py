@@ -43,12 +43,14 @@ class FargateJob(pulumi.ComponentResource):
     Attributes: parts (WorkloadParts), schedule (or None), outputs (the `jobs` stack output entry).
     """
 
-    def __init__(self, name: str, args: WorkloadArgs, cluster_arn: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: WorkloadArgs, cluster_arn: str, opts: pulumi.ResourceOptions | None = None,
+                 cluster: pulumi.Resource | None = None):
         super().__init__("private-fargate:job:FargateJob", name, None, opts)
         if not isinstance(args.workload, JobSettings):
             raise TypeError("FargateJob needs a jobs[] entry")
         self._name = name
         self._args = args
+        self._cluster = cluster
         self.parts: WorkloadParts = create_workload(self, name, args)
         self.schedule: aws.scheduler.Schedule | None = None
         if args.workload.schedule:
@@ -89,7 +91,8 @@ class FargateJob(pulumi.ComponentResource):
                     "network_configuration": {"subnets": list(args.subnet_ids), "assign_public_ip": False,
                                               "security_groups": [self.parts.security_group.id]},
                     "propagate_tags": "TASK_DEFINITION", "enable_ecs_managed_tags": True,
+                    "enable_execute_command": job.exec,
                 },
             },
-            # The role's permissions exist before the first invocation.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
+            # The role's permissions (and the cluster's capacity providers) exist before the first run.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *([self._cluster] if self._cluster else [])]))

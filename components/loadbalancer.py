@@ -27,7 +27,10 @@ DEREGISTRATION_DELAY = 30
 
 @dataclass(frozen=True)
 class ServiceLoadBalancerArgs:
-    """Inputs: the service's name, port and `loadBalancer` settings, where to put the ALB, protection."""
+    """Inputs: the service's name, port and `loadBalancer` settings, where to put the ALB, protection.
+
+    after: resources the ALB waits for (the access-log bucket, whose policy ELB checks on creation).
+    """
 
     context: StackContext
     service_name: str
@@ -39,6 +42,7 @@ class ServiceLoadBalancerArgs:
     service_security_group_id: pulumi.Input[str]
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    after: Sequence[pulumi.Resource] = ()
     protect: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -101,7 +105,9 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
 
     def _create_load_balancer(self) -> aws.lb.LoadBalancer:
         args = self._args
-        lb_name = physical_name(args.context.prefix, args.service_name, max_len=32)
+        # The scheme forces a replacement: it is in the name, so the new ALB never collides with the old.
+        scheme = "int" if not args.internet_facing else "pub"
+        lb_name = physical_name(args.context.prefix, args.service_name, scheme, max_len=32)
         access_logs = None
         if args.settings.access_logs and args.access_log_bucket:
             access_logs = {"bucket": args.access_log_bucket, "prefix": args.access_log_prefix, "enabled": True}
@@ -109,11 +115,12 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
             f"{self._name}-alb", name=lb_name, load_balancer_type="application", internal=not args.internet_facing,
             subnets=list(args.subnet_ids), security_groups=[self.security_group.id],
             drop_invalid_header_fields=True, enable_deletion_protection=args.protect, access_logs=access_logs,
-            tags=self._tags(lb_name), opts=self._child)
+            tags=self._tags(lb_name), opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)))
 
     def _create_target_group(self) -> aws.lb.TargetGroup:
         args = self._args
-        tg_name = physical_name(args.context.prefix, args.service_name, "tg", max_len=32)
+        # Port and protocol force a replacement: the port is in the name (create-before-delete needs two names).
+        tg_name = physical_name(args.context.prefix, args.service_name, str(args.port), max_len=32)
         return aws.lb.TargetGroup(
             f"{self._name}-tg", name=tg_name, port=args.port, protocol="HTTP", target_type="ip",
             vpc_id=args.vpc_id, deregistration_delay=DEREGISTRATION_DELAY,

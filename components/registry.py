@@ -31,8 +31,9 @@ from components.settings_errors import SettingsError
 
 #: Actions that pull an image from a repository.
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-#: Extra actions a first pull through a cache rule needs (ECR creates the repository, then imports).
-CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
+#: Extra actions a first pull through a cache rule needs: ECR creates the repository (tagging it, as
+#: the creation template sets tags) and imports the image, all on behalf of the pulling role.
+CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:TagResource")
 #: Upstream registries of the pull-through cache: settings host -> (ECR upstream URL, prefix suffix).
 UPSTREAMS = {"public.ecr.aws": ("public.ecr.aws", "ecr-public"),
              "docker.io": ("registry-1.docker.io", "docker-hub")}
@@ -150,8 +151,9 @@ class ImageResolver:
 
     @property
     def builds(self) -> list[BuildSpec]:
-        """The distinct images to build (two workloads with the same context and platform share one)."""
-        return list(dict.fromkeys(img.build for img in self.images.values() if img.build is not None))
+        """The distinct images to build: one per tag (same content and platform, same image)."""
+        by_tag = {img.build.tag: img.build for img in self.images.values() if img.build is not None}
+        return list(by_tag.values())
 
     def _resolve(self, workload: WorkloadSettings, where: str) -> ResolvedImage:
         image = workload.image
@@ -164,11 +166,11 @@ class ImageResolver:
 
     def _resolve_build(self, build: BuildSettings, arch: str) -> ResolvedImage:
         platform = _PLATFORMS[arch]
-        key = (build.context, build.dockerfile, platform)
+        key = (posixpath.normpath(build.context), build.dockerfile, platform)
         if key not in self._tags:  # one hash per build, however many workloads share it
             self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform)
         tag = self._tags[key]
-        spec = BuildSpec(build.context, build.dockerfile, platform, tag)
+        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag)
         user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
         return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
 

@@ -26,12 +26,15 @@ from components.workload import WorkloadArgs, WorkloadParts, create_workload
 class ServiceArgs:
     """What a service needs beyond its workload parts.
 
+    cluster / access_logs: resources to exist first (capacity providers; the log bucket's policy).
     namespace_arn: the stack's Service Connect namespace; mesh_security_group_id: the group every
     service joins to reach the others (components/mesh.py); public_subnet_ids: for an
     internet-facing ALB; access_log_bucket: the stack's ALB log bucket, if any.
     """
 
     cluster_arn: str
+    cluster: pulumi.Resource | None = None
+    access_logs: pulumi.Resource | None = None
     namespace_arn: pulumi.Input[str] | None = None
     mesh_security_group_id: pulumi.Input[str] | None = None
     public_subnet_ids: Sequence[pulumi.Input[str]] = ()
@@ -90,7 +93,8 @@ class FargateService(pulumi.ComponentResource):
             context=args.context, service_name=args.name, port=svc.port, settings=lb, vpc_id=args.vpc_id,
             vpc_cidr=args.vpc_cidr, subnet_ids=list(subnets), service_security_group_id=self.parts.security_group.id,
             access_log_bucket=self._service_args.access_log_bucket,
-            access_log_prefix=self._service_args.access_log_prefix, protect=args.protect, tags=args.tags),
+            access_log_prefix=self._service_args.access_log_prefix,
+            after=[r for r in [self._service_args.access_logs] if r], protect=args.protect, tags=args.tags),
             opts=pulumi.ResourceOptions(parent=self))
 
     def _admit_mesh(self) -> None:
@@ -132,7 +136,8 @@ class FargateService(pulumi.ComponentResource):
             grace = max(60, start + 30)
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
-        depends = [self.load_balancer] if self.load_balancer is not None else []
+        # The cluster (with its capacity providers) exists first and goes last on destroy.
+        depends = [r for r in (self.load_balancer, self._service_args.cluster) if r is not None]
         groups = [self.parts.security_group.id]
         if self._service_args.mesh_security_group_id is not None:
             groups.append(self._service_args.mesh_security_group_id)

@@ -231,16 +231,20 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     execution_role = aws.iam.Role(f"{name}-execution", name=args.execution_role_name,
                                   assume_role_policy=_ecs_tasks_trust(args.context),
                                   tags={**tags, "Name": args.execution_role_name}, opts=child)
-    aws.iam.RolePolicy(f"{name}-execution", role=execution_role.id, policy=execution_policy(args), opts=child)
+    execution_policy_resource = aws.iam.RolePolicy(f"{name}-execution", role=execution_role.id,
+                                                   policy=execution_policy(args), opts=child)
     task_role = aws.iam.Role(f"{name}-task", name=args.task_role_name,
                              assume_role_policy=_ecs_tasks_trust(args.context),
                              tags={**tags, "Name": args.task_role_name}, opts=child)
     policy = task_policy(args)
-    if policy is not None:
-        aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
+    task_policy_resource = (aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
+                            if policy is not None else None)
     group = _create_security_group(name, args, tags, child)
-    # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order.
-    depends: list[pulumi.Resource] = [execution_role, task_role]
+    # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order:
+    # the first task finds its log group, its roles and their permissions in place.
+    depends: list[pulumi.Resource] = [log_group, execution_role, task_role, execution_policy_resource]
+    if task_policy_resource is not None:
+        depends.append(task_policy_resource)
     if args.image_resource is not None:
         depends.append(args.image_resource)
     task_definition = aws.ecs.TaskDefinition(

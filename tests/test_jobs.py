@@ -206,6 +206,12 @@ class TestTaskDefinition:
                                             "timeout": 5, "retries": 3, "startPeriod": 10}
         assert container["command"] == ["job"] and container["essential"] is True
 
+    def test_registered_after_its_log_group_and_permissions(self, dev: Registered) -> None:
+        td = dev.one(TASK_DEF, "job-report-task")
+        for token, name in ((LOG_GROUP, "job-report-logs"), (ROLE_POLICY, "job-report-execution"),
+                            (ROLE_POLICY, "job-report-task")):
+            assert dev.one(token, name)["urn"] in td["dependencies"], name
+
     def test_image_pushed_before_task_definition(self, dev: Registered) -> None:
         td, image = dev.one(TASK_DEF, "job-report-task"), dev.one("awsx:ecr:Image")
         assert image["urn"] in td["dependencies"]
@@ -371,6 +377,14 @@ class TestSchedule:
         assert st["DeadLetters"]["Resource"] == [rich_up.one(QUEUE)["outputs"]["arn"]]
         trust = doc(rich_up.one(ROLE, "job-etl-scheduler"), "assumeRolePolicy")["Statement"][0]
         assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+
+    def test_exec_reaches_the_schedule(self, rich_up: Registered, dev: Registered) -> None:
+        assert rich_up.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["enableExecuteCommand"] is True
+        assert dev.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["enableExecuteCommand"] is False
+
+    def test_runs_after_the_cluster_exists(self, dev: Registered) -> None:
+        # depends_on a component means on its children: the cluster and its capacity providers.
+        assert dev.one(CAPACITY)["urn"] in dev.one(SCHEDULE)["dependencies"]
 
     def test_on_demand_job_has_no_schedule(self, run_program: Any) -> None:
         run = run_program({"jobs": [{"name": "adhoc", "image": PUBLIC}]})

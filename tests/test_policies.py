@@ -171,6 +171,16 @@ class TestResourcePolicies:
              {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]})}]}),
          res("aws:iam/role:Role", "r", {"inlinePolicies": [{"name": "all", "policy": json.dumps({"Statement": [
              {"Effect": "Allow", "Action": "*", "Resource": "*"}]})}]})),
+        ("iam-no-wildcard-actions",
+         res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", {
+             "policyArn": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}),
+         res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", {
+             "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"})),
+        ("iam-no-wildcard-actions", res("aws:iam/role:Role", "r", {"managedPolicyArns": []}),
+         res("aws:iam/role:Role", "r", {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]})),
+        ("ecs-no-secrets-in-environment",
+         task_def("td", container(environment=[{"name": "DB_SECRET_ARN", "value": "arn:aws:secretsmanager:x"}])),
+         task_def("td", container(environment=[{"name": "API_TOKEN", "value": "abc"}]))),
         ("alb-drop-invalid-headers", res("aws:lb/loadBalancer:LoadBalancer", "lb", {"dropInvalidHeaderFields": True}),
          res("aws:alb/loadBalancer:LoadBalancer", "lb", {})),
         ("alb-https-only", res("aws:lb/listener:Listener", "l", {"protocol": "HTTP", "defaultActions": [
@@ -218,8 +228,11 @@ class TestResourcePolicies:
 
 def vpc_stack(*, known: bool, public: bool = False, nat: bool = False, endpoints: tuple[str, ...] = (
         "ecr.api", "ecr.dkr", "logs"), s3: bool = True, route_as: str = "resource", associate: bool = True,
-        secrets: bool = False, exec_on: bool = False) -> list[dict[str, Any]]:
-    """VPC, subnet, route table (+ route), endpoints and an ECS service; ids known (`up`) or unknown (`preview`)."""
+        secrets: bool = False, exec_on: bool = False, deps: bool = True) -> list[dict[str, Any]]:
+    """VPC, subnet, route table (+ route), endpoints and an ECS service; ids known (`up`) or unknown (`preview`).
+
+    `deps=False` (with known ids) drops every property dependency: references then hold by id alone.
+    """
     ids = {n: (f"{p}-0{i}" if known else UNKNOWN) for i, (n, p) in enumerate(
         [("vpc", "vpc"), ("subnet", "subnet"), ("rtb", "rtb"), ("igw", "igw"), ("nat", "nat"), ("sg", "sg")])}
     u = {n: urn(t, n) for n, t in [("vpc", "aws:ec2/vpc:Vpc"), ("subnet", "aws:ec2/subnet:Subnet"),
@@ -273,16 +286,41 @@ def vpc_stack(*, known: bool, public: bool = False, nat: bool = False, endpoints
         for r in out:
             if r["name"] == "td":
                 r["id"] = r["outputs"]["id"] = "arn:aws:ecs:us-east-1:123456789012:task-definition/td:1"
+    if not deps:
+        assert known, "without dependencies only ids can connect the resources"
+        for r in out:
+            r["propertyDependencies"], r["dependencies"] = {}, []
     return out
 
 
 MODES = pytest.mark.parametrize("known", [False, True], ids=["ids-unknown", "ids-known"])
+IDS_ONLY = pytest.mark.parametrize("deps", [True, False], ids=["with-dependencies", "ids-only"])
 
 
 class TestPrivateSubnets:
     @MODES
     def test_private_subnet_passes(self, known: bool) -> None:
         assert run("ecs-tasks-in-private-subnets", vpc_stack(known=known)) == []
+
+    @IDS_ONLY
+    @pytest.mark.parametrize("route_as", ["resource", "inline"])
+    def test_by_id_alone(self, deps: bool, route_as: str) -> None:
+        assert run("ecs-tasks-in-private-subnets", vpc_stack(known=True, deps=deps)) == []
+        (violation,) = run("ecs-tasks-in-private-subnets", vpc_stack(known=True, deps=deps, public=True,
+                                                                     route_as=route_as))
+        assert "internet gateway" in violation["message"]
+
+    def test_default_subnet_maps_public_ips(self) -> None:
+        vpc = res("aws:ec2/defaultVpc:DefaultVpc", "default")
+        subnet = res("aws:ec2/defaultSubnet:DefaultSubnet", "sub", {"availabilityZone": "us-east-1a"},
+                     deps={})
+        subnet["inputs"]["vpcId"] = subnet["outputs"]["vpcId"] = UNKNOWN
+        subnet["propertyDependencies"] = {"vpcId": [vpc["urn"]]}
+        service = res("aws:ecs/service:Service", "svc", {"networkConfiguration": {"subnets": [UNKNOWN]}},
+                      deps={"networkConfiguration": [subnet["urn"]]})
+        violations = run("ecs-tasks-in-private-subnets", [vpc, subnet, service])
+        assert {v["level"] for v in violations} == {"mandatory", "advisory"}
+        assert any("maps public IPs" in v["message"] for v in violations)
 
     @MODES
     @pytest.mark.parametrize("route_as", ["resource", "inline"])
@@ -314,6 +352,26 @@ class TestEndpoints:
     @MODES
     def test_complete_private_vpc_passes(self, known: bool) -> None:
         assert run("vpc-endpoints-for-private-tasks", vpc_stack(known=known)) == []
+
+    @IDS_ONLY
+    def test_by_id_alone(self, deps: bool) -> None:
+        assert run("vpc-endpoints-for-private-tasks", vpc_stack(known=True, deps=deps)) == []
+        (violation,) = run("vpc-endpoints-for-private-tasks", vpc_stack(known=True, deps=deps, endpoints=("ecr.api",)))
+        assert "ecr.dkr, logs" in violation["message"]
+
+    def test_s3_endpoint_without_type_is_a_gateway(self) -> None:
+        stack = vpc_stack(known=True)
+        for r in stack:
+            if r["name"] == "ep-s3":
+                del r["inputs"]["vpcEndpointType"]
+                del r["outputs"]["vpcEndpointType"]
+        assert run("vpc-endpoints-for-private-tasks", stack) == []
+
+    def test_vpc_outside_the_stack_cannot_be_verified(self) -> None:
+        stack = [r for r in vpc_stack(known=True, deps=False) if r["type"] != "aws:ec2/vpc:Vpc"]
+        (violation,) = run("vpc-endpoints-for-private-tasks", stack)
+        assert violation["level"] == "advisory"
+        assert "endpoints of VPC vpc-00 (not in this stack)" in violation["message"]
 
     @MODES
     def test_missing_logs_endpoint(self, known: bool) -> None:
@@ -386,6 +444,12 @@ class TestSecurityGroups:
         assert run("security-group-no-public-ingress", [group, rule, self.lb(False, group["urn"])],
                    {"security-group-no-public-ingress": {"allowedPorts": [8443]}}) != []
 
+    @pytest.mark.parametrize("cidr", ["0.0.0.0/1", "128.0.0.0/1"])
+    def test_halves_of_the_internet_are_the_internet(self, cidr: str) -> None:
+        group = res("aws:ec2/securityGroup:SecurityGroup", "sg", {"ingress": [
+            {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": [cidr]}]})
+        assert len(run("security-group-no-public-ingress", [group])) == 1
+
     def test_private_cidr_passes(self) -> None:
         group = res("aws:ec2/securityGroup:SecurityGroup", "sg", {"ingress": [
             {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/16"]}]})
@@ -431,6 +495,15 @@ class TestOtherStackPolicies:
         assert "without TLS" in violation["message"] and violation["level"] == "mandatory"
         unknown = res("aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "data", "policy": UNKNOWN})
         assert [v["level"] for v in run("s3-tls-only", [bucket, unknown])] == ["advisory"]
+        for weak in ({**deny, "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"}},
+                     {**deny, "Resource": ["arn:aws:s3:::other-bucket/*"]}, {**deny, "Action": "s3:GetObject"}):
+            other = res("aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "data", "policy": json.dumps(
+                {"Statement": [weak]})})
+            assert len(run("s3-tls-only", [bucket, other])) == 1, weak
+        if_exists = {**deny, "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}
+        lenient = res("aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "data", "policy": json.dumps(
+            {"Statement": [if_exists]})})
+        assert run("s3-tls-only", [bucket, lenient]) == []
 
     def test_roles_differ(self) -> None:
         assert run("ecs-execution-role-differs-from-task-role", [task_def()]) == []

@@ -264,6 +264,16 @@ class TestFailures:
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == ["error: first line second line"]
 
+    def test_two_resources_with_one_name(self, tmp_path: Path) -> None:
+        project = write_project(tmp_path / "p", """
+            import pulumi_aws as aws
+            aws.s3.Bucket("data")
+            aws.s3.Bucket("data")
+        """, {"aws:region": "us-east-1"})
+        result = preview_cli("--project-dir", project, "--stack", "t")
+        assert result.returncode == 2
+        assert "two resources have the same name: aws:s3/bucket:Bucket 'data'" in result.stderr
+
     def test_missing_stack_file(self, tiny: Path) -> None:
         result = preview_cli("--project-dir", tiny, "--stack", "nope")
         assert result.returncode == 2

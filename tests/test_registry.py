@@ -164,6 +164,17 @@ class TestBuildImages:
         assert [b.platform for b in r.builds] == ["linux/amd64", "linux/arm64"]
         assert r.images["a"].uri == r.images["b"].uri != r.images["c"].uri
 
+    def test_same_content_is_one_image_whatever_the_path_spelling(self, build_dir: Path) -> None:
+        (build_dir / "copy").mkdir()
+        for f in (build_dir / "svc").iterdir():
+            (build_dir / "copy" / f.name).write_bytes(f.read_bytes())
+        data = {"jobs": [job({"build": "svc"}, "a"), job({"build": "./svc"}, "b"), job({"build": "copy"}, "c")]}
+        r = resolver(data, build_dir)
+        assert len(r.builds) == 1 and len({img.uri for img in r.images.values()}) == 1
+        settings = Settings.from_dict(data, base_dir=build_dir)
+        run = simulate(lambda: ContainerRepository("registry", ContainerRepositoryArgs.from_settings(settings, CTX, r)))
+        assert len(run.of_type(IMAGE)) == 1
+
     def test_images_registered_with_tag_and_platform(self, build_dir: Path) -> None:
         r = resolver({"jobs": [job({"build": "svc"}, arch="ARM64")]}, build_dir)
         settings = Settings.from_dict({"jobs": [job({"build": "svc"}, arch="ARM64")]}, base_dir=build_dir)
@@ -225,6 +236,7 @@ class TestPublicImages:
         assert img.repository_arns == (
             "arn:aws:ecr:us-east-1:123456789012:repository/private-fargate-dev-ecr-public/docker/library/python",)
         assert set(img.actions) == set(PULL_ACTIONS) | set(CACHE_ACTIONS)
+        assert "ecr:TagResource" in img.actions  # the creation template tags what the first pull creates
 
     def test_docker_hub_official_image(self) -> None:
         r = resolver({"repository": {"dockerHubCredentialArn": HUB_SECRET},

@@ -101,6 +101,22 @@ class TestEcsService:
         assert any(e["inputs"]["serviceName"].endswith(".ssmmessages")
                    for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"))
 
+    def test_ordered_after_the_cluster_and_log_bucket(self, public_lb: Registered) -> None:
+        service = public_lb.one(SERVICE)
+        # depends_on a component means on its children: capacity providers, the log bucket's policy.
+        capacity = public_lb.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+        assert capacity["urn"] in service["dependencies"]
+        assert public_lb.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-policy")["urn"] in public_lb.one(LB)[
+            "dependencies"]
+
+    def test_replacing_inputs_are_in_the_names(self, run_program: Any) -> None:
+        a = run_program({"services": [svc(loadBalancer={})]})
+        b = run_program({"services": [svc(port=9090, loadBalancer={})]})
+        assert a.one(TG)["inputs"]["name"] != b.one(TG)["inputs"]["name"]
+        lb = {"scheme": "internet-facing", "certificateArn": CERT}
+        c = run_program({"services": [svc(loadBalancer=lb)]})
+        assert a.one(LB)["inputs"]["name"] != c.one(LB)["inputs"]["name"]
+
     def test_desired_count_ignored_only_with_autoscaling(self, public_lb: Registered, run_program: Any) -> None:
         assert public_lb.options[public_lb.one(SERVICE)["urn"]]["ignoreChanges"] == ["desiredCount"]
         plain = run_program({"services": [svc(desiredCount=3)]})

@@ -26,6 +26,8 @@ LAUNCHERS = (SERVICE, "aws:scheduler/schedule:Schedule", "aws:cloudwatch/eventTa
 _SECRET_NAME = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL", re.I)
 _SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}"
                            r"|xox[abprs]-[A-Za-z0-9-]{10,}|://[^/\s:@]+:[^/\s@]+@")
+#: Names that hold where a secret is, not the secret (DB_SECRET_ARN, TOKEN_URL, ...).
+_REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_PATH", "_FILE", "_URL", "_URI", "_REF")
 _PRIVATE_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
 
 
@@ -73,7 +75,7 @@ ecs_no_privileged = container_policy(
 def _secrets_in_env(container: dict[str, Any], _: ResourceValidationArgs) -> str | None:
     for item in container.get("environment") or []:
         name, value = str(item.get("name", "")), str(item.get("value", ""))
-        if _SECRET_NAME.search(name):
+        if _SECRET_NAME.search(name) and not name.upper().endswith(_REFERENCE_SUFFIXES):
             return (f"has {name} in its plain environment, which anyone who can describe the task definition "
                     "reads: move it to secrets (a Secrets Manager or SSM ARN)")
         if _SECRET_VALUE.search(value):

@@ -14,6 +14,9 @@ from pulumi_policy import (
 
 from ._util import allow_statements, as_list, config, plain, setting_hint
 
+ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment",
+               "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+               "aws:iam/groupPolicyAttachment:GroupPolicyAttachment")
 DOCUMENT_PROPS = {"aws:iam/rolePolicy:RolePolicy": "policy", "aws:iam/policy:Policy": "policy",
                   "aws:iam/userPolicy:UserPolicy": "policy", "aws:iam/groupPolicy:GroupPolicy": "policy"}
 
@@ -38,8 +41,30 @@ def _parse(raw: object) -> object:
     return plain(raw)
 
 
+def broad_managed_policy(arn: object) -> str | None:
+    """The name of an AWS managed policy that grants whole services (AdministratorAccess, *FullAccess...)."""
+    if not isinstance(arn, str) or ":iam::aws:policy/" not in arn:
+        return None
+    name = arn.rsplit("/", 1)[-1]
+    return name if name in ("AdministratorAccess", "PowerUserAccess") or name.endswith("FullAccess") else None
+
+
+def _attached(args: ResourceValidationArgs) -> list[str]:
+    if args.resource_type in ATTACHMENTS:
+        return [args.props.get("policyArn")]
+    if args.resource_type == "aws:iam/role:Role":
+        return list(args.props.get("managedPolicyArns") or [])
+    return []
+
+
 def _wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     allowed = set(config(args, {"allowedActions": []})["allowedActions"])
+    for arn in _attached(args):
+        name = broad_managed_policy(arn)
+        if name and name not in allowed:
+            report_violation(f"{args.name} attaches the AWS managed policy {name}, which allows whole services "
+                             "('*' actions); attach a policy with the actions the workload uses"
+                             f"{setting_hint(args.name)}.")
     for label, document in _documents(args):
         for st in allow_statements(document):
             if "NotAction" in st:
@@ -56,7 +81,7 @@ def _wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) 
 
 iam_no_wildcard_actions = ResourceValidationPolicy(
     name="iam-no-wildcard-actions",
-    description="No '*' or 'service:*' actions in Allow statements of role and inline policies.",
+    description="No '*' or 'service:*' actions in role, inline and attached policies (nor broad AWS managed ones).",
     enforcement_level=EnforcementLevel.MANDATORY, validate=_wildcards,
     config_schema=PolicyConfigSchema(properties={"allowedActions": {
         "type": "array", "items": {"type": "string"}, "default": [],

@@ -30,8 +30,8 @@ from ._util import (
 SERVICE = ("aws:ecs/service:Service",)
 SCHEDULE = ("aws:scheduler/schedule:Schedule",)
 EVENT_TARGET = ("aws:cloudwatch/eventTarget:EventTarget",)
-SUBNET = ("aws:ec2/subnet:Subnet",)
-VPC = ("aws:ec2/vpc:Vpc",)
+SUBNET = ("aws:ec2/subnet:Subnet", "aws:ec2/defaultSubnet:DefaultSubnet")
+VPC = ("aws:ec2/vpc:Vpc", "aws:ec2/defaultVpc:DefaultVpc")
 ROUTE_TABLE = ("aws:ec2/routeTable:RouteTable", "aws:ec2/defaultRouteTable:DefaultRouteTable")
 ROUTE = ("aws:ec2/route:Route",)
 ASSOCIATION = ("aws:ec2/routeTableAssociation:RouteTableAssociation",)
@@ -47,7 +47,7 @@ SG_INGRESS = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
 LOAD_BALANCER = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 FLOW_LOG = ("aws:ec2/flowLog:FlowLog",)
 DEFAULT_SG = ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",)
-ANYWHERE = ("0.0.0.0/0", "::/0")
+ANYWHERE = ("0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1")
 
 
 # --- what runs tasks, and where ---------------------------------------------------------------
@@ -97,6 +97,12 @@ def task_subnets(graph: Graph, node: Node) -> tuple[list[Node], list[str]]:
     return subnets, outside
 
 
+def maps_public_ips(subnet: Node) -> bool:
+    """True when instances in the subnet get public IPs (a default subnet does unless told otherwise)."""
+    value = subnet.props.get("mapPublicIpOnLaunch")
+    return value is True or (subnet.type == "aws:ec2/defaultSubnet:DefaultSubnet" and value is not False)
+
+
 def route_tables(graph: Graph, subnet: Node) -> tuple[list[Node], Node | None, str | None]:
     """The route table of a subnet: (explicit tables, the VPC when its main table applies, why unverifiable)."""
     tables: list[Node] = []
@@ -112,6 +118,9 @@ def route_tables(graph: Graph, subnet: Node) -> tuple[list[Node], Node | None, s
     if not vpcs:
         return [], None, f"the main route table of {outside[0] if outside else 'the VPC'} of subnet {subnet.name}"
     vpc = vpcs[0]
+    if vpc.type == "aws:ec2/defaultVpc:DefaultVpc":
+        return [], None, f"the main route table of the default VPC (subnet {subnet.name}; AWS routes it to an " \
+                         "internet gateway)"
     for main in graph.of_type(*MAIN_ASSOCIATION):
         if depends_on(graph, main, "vpcId", vpc):
             found, _, _ = graph.refs(main, "routeTableId", ROUTE_TABLE, id_prefix="rtb-")
@@ -132,10 +141,10 @@ def _route_targets(graph: Graph, table: Node | None, vpc: Node | None, key: str,
             target = route[key]
             if target is UNKNOWN:
                 if any(graph.by_urn.get(u) and graph.by_urn[u].type in types for u in table.deps.get("routes", [])):
-                    hits.append(str(route.get("cidrBlock") or route.get("destinationCidrBlock")))
+                    hits.append(_destination(route))
             elif isinstance(target, str) and (target.startswith(prefix) or
                                               (target in graph.by_id and graph.by_id[target].type in types)):
-                hits.append(str(route.get("cidrBlock")))
+                hits.append(_destination(route))
     for route in graph.of_type(*ROUTE):
         on_table = table is not None and depends_on(graph, route, "routeTableId", table)
         main_id = vpc.props.get("mainRouteTableId") if vpc is not None else None
@@ -145,8 +154,13 @@ def _route_targets(graph: Graph, table: Node | None, vpc: Node | None, key: str,
             continue
         found, outside, _ = graph.refs(route, key, types, id_prefix=prefix)
         if found or outside:
-            hits.append(str(route.props.get("destinationCidrBlock")))
+            hits.append(_destination(route.props))
     return hits
+
+
+def _destination(route: dict[str, Any]) -> str:
+    return str(route.get("cidrBlock") or route.get("destinationCidrBlock") or route.get("ipv6CidrBlock")
+               or route.get("destinationIpv6CidrBlock") or route.get("destinationPrefixListId") or "?")
 
 
 def internet_routes(graph: Graph, table: Node | None, vpc: Node | None) -> list[str]:
@@ -192,8 +206,10 @@ def _tasks_in_private_subnets(args: StackValidationArgs, report_violation: Repor
     for node in launchers(graph):
         subnets, outside = task_subnets(graph, node)
         unverifiable += [f"subnet {s} of {node.name} (not in this stack)" for s in outside]
+        if not subnets and not outside:
+            unverifiable.append(f"the subnets of {node.name} (none found)")
         for subnet in subnets:
-            if subnet.props.get("mapPublicIpOnLaunch") is True:
+            if maps_public_ips(subnet):
                 report_violation(f"{node.name} runs tasks in subnet {subnet.name}, which maps public IPs on launch; "
                                  f"use private subnets (mapPublicIpOnLaunch: false){setting_hint(node.name)}.",
                                  node.urn)
@@ -250,11 +266,15 @@ def _endpoints_for_private_tasks(args: StackValidationArgs, report_violation: Re
             if why:
                 unverifiable.append(why)
                 continue
-            tables += [(t, vpc) for t in found] or [(None, vpc)]
-            for v in graph.refs(subnet, "vpcId", VPC)[0]:
-                vpcs[v.urn] = v
-        if not tables or any(nat_routes(graph, t, v) or internet_routes(graph, t, v) for t, v in tables):
-            continue  # tasks with a route out do not depend on endpoints
+            vpc_nodes, vpc_outside, _ = graph.refs(subnet, "vpcId", VPC, id_prefix="vpc-")
+            unverifiable += [f"the endpoints of VPC {v} (not in this stack)" for v in vpc_outside]
+            for t in found or [None]:
+                # A table with a route out needs no endpoints; one without does, whatever its neighbours have.
+                if not (nat_routes(graph, t, vpc) or internet_routes(graph, t, vpc)):
+                    tables.append((t, vpc))
+                    vpcs.update({v.urn: v for v in vpc_nodes})
+        if not tables:
+            continue
         needed, why = _needed_endpoints(graph, node)
         if why:
             unverifiable.append(why)
@@ -266,7 +286,8 @@ def _endpoints_for_private_tasks(args: StackValidationArgs, report_violation: Re
                                  f"endpoint(s) {', '.join(missing)} with private DNS: tasks fail to pull images, ship "
                                  f"logs or read secrets. Add them (private-fargate: network.extraEndpoints; the base "
                                  f"ones are always created).", node.urn)
-            s3 = [e for e in endpoints if _service(e) == "s3" and e.props.get("vpcEndpointType") == "Gateway"]
+            s3 = [e for e in endpoints
+                  if _service(e) == "s3" and e.props.get("vpcEndpointType", "Gateway") == "Gateway"]
             uncovered = [t.name if t else "the main route table" for t, _ in tables
                          if not any(_gateway_on(graph, e, t, vpc) for e in s3)]
             if uncovered:
@@ -283,7 +304,7 @@ def _service(endpoint: Node) -> str:
 
 
 def _has_interface(endpoints: list[Node], short: str) -> bool:
-    return any(_service(e) == short and e.props.get("vpcEndpointType", "Interface") == "Interface"
+    return any(_service(e) == short and e.props.get("vpcEndpointType", "Gateway") == "Interface"
                and e.props.get("privateDnsEnabled") is True for e in endpoints)
 
 
@@ -347,7 +368,8 @@ def _no_public_ingress(args: StackValidationArgs, report_violation: ReportViolat
                                             for g in groups)
         if on_public_lb and low == high and low in allowed:
             continue
-        ports = f"port {low}" if low == high else f"ports {low}-{high}"
+        ports = f"port {low}" if low == high else "all ports" if (low, high) in ((0, 65535), (-1, -1)) else \
+            f"ports {low}-{high}"
         why = "only on allowedPorts of groups attached to internet-facing load balancers" if on_public_lb else \
             "it is not attached to an internet-facing load balancer"
         report_violation(f"{node.name} opens {ports} to {cidr}; {why}. Admit a security group or a private CIDR "

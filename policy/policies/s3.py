@@ -29,15 +29,21 @@ def _block_public(args: StackValidationArgs, report_violation: ReportViolation) 
                              f"aws.s3.BucketPublicAccessBlock{setting_hint(bucket.name)}.", bucket.urn)
 
 
-def _denies_insecure_transport(document: object) -> bool:
+def _denies_insecure_transport(document: object, bucket_name: object) -> bool:
+    """A Deny for everyone, on all S3 actions, on this bucket, when the request is not over TLS."""
     if not isinstance(document, dict):
         return False
     for st in as_list(document.get("Statement")):
         if not isinstance(st, dict) or st.get("Effect") != "Deny":
             continue
         condition = st.get("Condition") or {}
-        value = (condition.get("Bool") or {}).get("aws:SecureTransport")
-        if str(value).lower() == "false" and any(a in ("s3:*", "*") for a in as_list(st.get("Action"))):
+        value = {**(condition.get("Bool") or {}), **(condition.get("BoolIfExists") or {})}.get("aws:SecureTransport")
+        everyone = st.get("Principal") in ("*", {"AWS": "*"})
+        all_actions = any(a in ("s3:*", "*") for a in as_list(st.get("Action")))
+        resources = [str(r) for r in as_list(st.get("Resource"))]
+        this_bucket = not isinstance(bucket_name, str) or any(
+            r == "*" or r.split(":::", 1)[-1].split("/", 1)[0] == bucket_name for r in resources)
+        if str(value).lower() == "false" and everyone and all_actions and this_bucket:
             return True
     return False
 
@@ -48,7 +54,7 @@ def _tls_only(args: StackValidationArgs, report_violation: ReportViolation) -> N
     for bucket in graph.of_type(*BUCKETS):
         documents = [load_json(p.props.get("policy")) for p in _attached(graph, bucket, BUCKET_POLICY)]
         documents.append(load_json(bucket.props.get("policy")))
-        if any(_denies_insecure_transport(d) for d in documents):
+        if any(_denies_insecure_transport(d, bucket.props.get("bucket")) for d in documents):
             continue
         if any(d is UNKNOWN for d in documents):
             unknown.append(f"the policy of bucket {bucket.name} (unknown at preview)")

@@ -17,6 +17,7 @@ import logging
 import os
 import runpy
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.preview = mocks.preview
         # Options the engine applies but the policy pack does not see; kept for tests, not in --json.
         self.options: dict[str, dict[str, Any]] = {}
+        self._urns: set[str] = set()
+        self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        with self._lock:  # registrations arrive on several threads
+            duplicate = urn in self._urns
+            self._urns.add(urn)
+        if duplicate:
+            # The engine refuses a second resource with the same URN; so does the offline preview.
+            message = f"two resources have the same name: {request.type} {request.name!r} ({urn})"
+            self.mocks.unanswered.append(message)
+            raise ValueError(message)
         response = super().RegisterResource(request)
         custom = bool(request.custom)
         if request.type == "pulumi:pulumi:Stack":
