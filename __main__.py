@@ -15,6 +15,8 @@ from components.storage import OutputBucket, OutputBucketArgs
 from components.workload import WorkloadArgs
 
 settings = Settings.load()
+for note in settings.notes:
+    pulumi.log.info(note)
 context = StackContext.discover(settings)
 images = ImageResolver(settings, context)  # every image setting checked before any resource exists
 bucket_args = OutputBucketArgs.from_settings(settings, context) if settings.output_bucket.enabled else None

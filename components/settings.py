@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components import compose
 from components.settings_base import (
     ECR_REPO_NAME,
     EXTRA_ENDPOINTS,
@@ -62,7 +63,8 @@ NAMESPACE = "private-fargate"
 #: The settings API in one place: components import these names from here.
 __all__ = [
     "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AutoscalingSettings",
-    "BuildSettings", "CapacityMix", "CostSettings", "EgressRule", "ExistingNetwork", "HealthCheckSettings",
+    "BuildSettings", "CapacityMix", "ComposeSettings", "CostSettings", "EgressRule", "ExistingNetwork",
+    "HealthCheckSettings",
     "ImageSettings", "JobSettings", "LoadBalancerSettings", "LogsSettings", "NetworkSettings",
     "OutputBucketSettings", "RepositorySettings", "ServiceSettings", "SettingError", "Settings", "SettingsError",
     "WorkloadSettings", "partition_of", "read_namespace",
@@ -192,6 +194,14 @@ class CostSettings(Model):
 
 
 
+class ComposeSettings(Model):
+    """`compose`: workloads from a docker-compose file (components/compose.py maps them)."""
+
+    file: str = Field(min_length=1)
+    jobs: list[str] = []
+    secrets: dict[str, str] = {}
+
+
 class Settings(Model):
     """All keys of the `private-fargate` namespace, plus the project, stack and region they apply to."""
 
@@ -205,11 +215,32 @@ class Settings(Model):
     cost: CostSettings = CostSettings()
     services: list[ServiceSettings] = []
     jobs: list[JobSettings] = []
+    compose: ComposeSettings | None = None
 
     _project: str = PrivateAttr("private-fargate")
     _stack: str = PrivateAttr("dev")
     _region: str = PrivateAttr("us-east-1")
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
+    _notes: tuple[str, ...] = PrivateAttr(())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_compose(cls, data: Any, info: ValidationInfo) -> Any:
+        """Merge the compose file's workloads into services and jobs before anything is validated."""
+        if not isinstance(data, dict) or not isinstance(data.get("compose"), dict):
+            return data
+        ctx = info.context if info.context is not None else {}
+        spec = ComposeSettings.model_validate(data["compose"], context=ctx)
+        base = Path(ctx.get("base_dir") or Path.cwd())
+        try:
+            services, jobs, notes = compose.load(spec.model_dump(), base)
+        except compose.ComposeError as exc:
+            raise SettingError("compose", f"{spec.file}: {exc}") from None
+        data = dict(data)
+        data["services"] = compose.merge(services, list(data.get("services") or []), "service", notes)
+        data["jobs"] = compose.merge(jobs, list(data.get("jobs") or []), "job", notes)
+        ctx.setdefault("notes", []).extend(notes)
+        return data
 
     @field_validator("tags")
     @classmethod
@@ -231,6 +262,7 @@ class Settings(Model):
             if ctx.get(attr):
                 setattr(self, f"_{attr}", ctx[attr])
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
+        self._notes = tuple(ctx.get("notes", ()))
         self._check_names()
         self._check_services()
         self._check_images()
@@ -306,6 +338,11 @@ class Settings(Model):
         return self._region
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """What loading changed or left out (compose rounding, ignored keys), for the preview's notes."""
+        return self._notes
+
+    @property
     def secret_keys(self) -> frozenset[str]:
         """Top-level keys whose values were given as `secure:`."""
         return self._secret_keys
@@ -333,7 +370,7 @@ class Settings(Model):
         if not isinstance(data, dict):
             raise SettingsError([f"{NAMESPACE}: expected a mapping of settings, got {type(data).__name__}"])
         context = {"project": project, "stack": stack, "region": region, "base_dir": base_dir,
-                   "secret_keys": secret_keys}
+                   "secret_keys": secret_keys, "notes": []}
         try:
             return cls.model_validate(data, context=context)
         except ValidationError as exc:

@@ -171,7 +171,9 @@ class WorkloadSettings(Model):
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = 256
     memory: int | None = None
     arch: Literal["X86_64", "ARM64"] = "X86_64"
+    entrypoint: list[str] | None = None
     command: list[str] | None = None
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
     environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = {}
     secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = {}
     health_check: HealthCheckSettings | None = None

@@ -136,10 +136,12 @@ def container_definition(args: WorkloadArgs) -> dict[str, Any]:
             "mode": "blocking",
         }},
     }
+    if w.entrypoint:
+        container["entryPoint"] = list(w.entrypoint)
     if w.command:
         container["command"] = list(w.command)
-    if args.image.user:
-        container["user"] = args.image.user
+    if w.user or args.image.user:
+        container["user"] = w.user or args.image.user
     if w.exec:
         container["linuxParameters"] = {"initProcessEnabled": True}
     if w.health_check:
