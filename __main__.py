@@ -3,6 +3,7 @@
 import pulumi
 
 from components.access_logs import AccessLogBucket, AccessLogBucketArgs
+from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
 from components.job import FargateJob
@@ -58,6 +59,14 @@ service_args = ServiceArgs(cluster_arn=cluster.arn, cluster=cluster, access_logs
                            access_log_bucket=access_logs.name if access_logs else None)
 services = {svc.name: FargateService(f"service-{svc.name}", workload_args(svc), service_args)
             for svc in settings.services}
+if settings.alerts:
+    Alerts("alerts", AlertsArgs(
+        context, cluster.name, emails=settings.alerts.email, topic_arn=settings.alerts.sns_topic_arn,
+        jobs=[JobSignal(name, job.family, job.log_group_name, name, job.dead_letter_queue)
+              for name, job in jobs.items()],
+        services=[ServiceSignal(s.name, s.autoscaling.min if s.autoscaling else s.desired_count)
+                  for s in settings.services],
+        tags=settings.stack_tags))
 
 pulumi.export("outputsVersion", 1)
 pulumi.export("region", context.region)

@@ -40,7 +40,8 @@ def scheduler_policy(args: WorkloadArgs, cluster_arn: str, dlq_arn: str) -> str:
 class FargateJob(pulumi.ComponentResource):
     """One job: its workload parts and, with `schedule`, a Scheduler schedule, role and dead-letter queue.
 
-    Attributes: parts (WorkloadParts), schedule (or None), outputs (the `jobs` stack output entry).
+    Attributes: parts (WorkloadParts), schedule and dead_letter_queue (name) or None, family,
+    log_group_name, outputs (the `jobs` stack output entry).
     """
 
     def __init__(self, name: str, args: WorkloadArgs, cluster_arn: str, opts: pulumi.ResourceOptions | None = None,
@@ -53,6 +54,8 @@ class FargateJob(pulumi.ComponentResource):
         self._cluster = cluster
         self.parts: WorkloadParts = create_workload(self, name, args)
         self.schedule: aws.scheduler.Schedule | None = None
+        self.dead_letter_queue: str | None = None
+        self.family, self.log_group_name = args.family, args.log_group_name
         if args.workload.schedule:
             self.schedule = self._create_schedule(args.workload, cluster_arn)
         self.outputs: dict[str, Any] = {**self.parts.outputs(args),
@@ -64,6 +67,7 @@ class FargateJob(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.name}
         queue_name = physical_name(ctx.prefix, args.name, "dlq", max_len=80)
+        self.dead_letter_queue = queue_name
         dlq = aws.sqs.Queue(f"{self._name}-dlq", name=queue_name, sqs_managed_sse_enabled=True,
                             message_retention_seconds=DLQ_RETENTION_SECONDS, tags={**tags, "Name": queue_name},
                             opts=child)

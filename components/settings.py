@@ -28,12 +28,14 @@ from pydantic.alias_generators import to_camel
 from components import compose
 from components.settings_base import (
     ECR_REPO_NAME,
+    EMAIL,
     EXTRA_ENDPOINTS,
     FARGATE_MEMORY,
     PRIVATE_ECR_URI,
     RETENTION_DAYS,
     RTB_ID,
     SECRET_ARN,
+    SNS_TOPIC_ARN,
     SUBNET_ID,
     TAG_KEY,
     VPC_ID,
@@ -62,7 +64,8 @@ NAMESPACE = "private-fargate"
 
 #: The settings API in one place: components import these names from here.
 __all__ = [
-    "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AutoscalingSettings",
+    "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AlertsSettings",
+    "AutoscalingSettings",
     "BuildSettings", "CapacityMix", "ComposeSettings", "CostSettings", "EgressRule", "ExistingNetwork",
     "HealthCheckSettings",
     "ImageSettings", "JobSettings", "LoadBalancerSettings", "LogsSettings", "NetworkSettings",
@@ -202,6 +205,19 @@ class ComposeSettings(Model):
     secrets: dict[str, str] = {}
 
 
+class AlertsSettings(Model):
+    """`alerts`: where failed jobs, rolled-back deployments and alarms are sent."""
+
+    email: list[Annotated[str, Field(pattern=EMAIL)]] = []
+    sns_topic_arn: str | None = Field(None, pattern=SNS_TOPIC_ARN)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> AlertsSettings:
+        if not self.email and self.sns_topic_arn is None:
+            raise ValueError("give email addresses, snsTopicArn or both")
+        return self
+
+
 class Settings(Model):
     """All keys of the `private-fargate` namespace, plus the project, stack and region they apply to."""
 
@@ -216,6 +232,7 @@ class Settings(Model):
     services: list[ServiceSettings] = []
     jobs: list[JobSettings] = []
     compose: ComposeSettings | None = None
+    alerts: AlertsSettings | None = None
 
     _project: str = PrivateAttr("private-fargate")
     _stack: str = PrivateAttr("dev")
@@ -267,6 +284,9 @@ class Settings(Model):
         self._check_services()
         self._check_images()
         self._check_secret_regions()
+        if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
+            raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
+                                                          "and alarms publish to a topic of their own region")
         return self
 
     def _check_names(self) -> None:

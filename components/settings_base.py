@@ -59,6 +59,8 @@ RTB_ID = r"^rtb-[0-9a-f]{8,17}$"
 URL_PATH = r"^/\S*$"
 ABS_PATH = r"^/[^\s:]*$"
 TAG_KEY = r"^[\w .:/=+@-]+$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+SNS_TOPIC_ARN = r"^arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
 PATTERN_HELP.update({
     "^" + ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
                                 "(2 to 256 characters)",
@@ -72,6 +74,8 @@ PATTERN_HELP.update({
     URL_PATH: "a URL path starting with '/'",
     ABS_PATH: "an absolute path such as /tmp",
     TAG_KEY: "letters, digits, spaces and _ . : / = + - @",
+    EMAIL: "an email address",
+    SNS_TOPIC_ARN: "an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
 })
 
 

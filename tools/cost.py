@@ -160,6 +160,12 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
     alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
     if alarms:
         items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
+    emails = len([s for s in _of_type(report, "aws:sns/topicSubscription:TopicSubscription")
+                  if s["inputs"].get("protocol") == "email"])
+    if _of_type(report, "aws:sns/topic:Topic") or emails:
+        # SNS: the first million publishes and 1,000 emails a month are free; alerts stay far below.
+        items.append(Item(f"SNS alerts ({emails} email subscription(s), within the free tier)", 1, "topic-month",
+                          0.0))
     return items
 
 
