@@ -43,6 +43,7 @@ from components.settings_base import (
     check_kms,
     check_kms_key,
     check_retention,
+    check_unique,
     partition_of,
     scalar_to_str,
 )
@@ -110,13 +111,7 @@ class NetworkSettings(Model):
             raise ValueError("AWS does not allow this range for a VPC; use a private range such as 10.0.0.0/16")
         return str(net)
 
-    @field_validator("extra_endpoints")
-    @classmethod
-    def _unique_endpoints(cls, value: list[str]) -> list[str]:
-        dupes = sorted({v for v in value if value.count(v) > 1})
-        if dupes:
-            raise ValueError(f"listed twice: {', '.join(dupes)}")
-        return value
+    _unique_endpoints = field_validator("extra_endpoints")(check_unique)
 
     @model_validator(mode="after")
     def _az_rules(self) -> NetworkSettings:

@@ -114,6 +114,14 @@ class Model(BaseModel):
                               allow_inf_nan=False, validate_by_alias=True, validate_by_name=False)
 
 
+def check_unique(value: list[str]) -> list[str]:
+    """A list whose entries must not repeat."""
+    dupes = sorted({v for v in value if value.count(v) > 1})
+    if dupes:
+        raise ValueError(f"listed twice: {', '.join(dupes)}")
+    return value
+
+
 def check_retention(value: int) -> int:
     if value not in RETENTION_DAYS:
         raise ValueError(f"CloudWatch allows only {', '.join(map(str, RETENTION_DAYS))}")

@@ -26,6 +26,7 @@ from components.settings_base import (
     EnvValue,
     Model,
     Port,
+    check_unique,
 )
 from components.settings_errors import SettingError
 
@@ -201,13 +202,7 @@ class WorkloadSettings(Model):
             raise SettingError("OUTPUT_BUCKET", "set by private-fargate to the output bucket's name; remove it")
         return value
 
-    @field_validator("writable_paths")
-    @classmethod
-    def _unique_paths(cls, value: list[str]) -> list[str]:
-        dupes = sorted({v for v in value if value.count(v) > 1})
-        if dupes:
-            raise ValueError(f"listed twice: {', '.join(dupes)}")
-        return value
+    _unique_paths = field_validator("writable_paths")(check_unique)
 
     @model_validator(mode="after")
     def _workload_rules(self) -> WorkloadSettings:
