@@ -141,10 +141,11 @@ def key_policy(context: StackContext) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
          "Resource": "*"},
+        # No source conditions here: EventBridge's delivery to an encrypted topic does not carry them
+        # to KMS. Who may publish at all is limited by the topic policy.
         {"Sid": "PublishersEncrypt", "Effect": "Allow",
          "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
-         "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": context.account}}},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*"},
     ]})
 
 

@@ -149,8 +149,9 @@ def container_definition(args: WorkloadArgs) -> dict[str, Any]:
         container["healthCheck"] = {"command": list(hc.command), "interval": hc.interval, "timeout": hc.timeout,
                                     "retries": hc.retries, "startPeriod": hc.start_period}
     if isinstance(w, ServiceSettings) and w.port is not None:
-        container["portMappings"] = [{"name": w.name, "containerPort": w.port, "protocol": "tcp",
-                                      "appProtocol": "http"}]
+        # No appProtocol: Service Connect then proxies plain TCP, which works for HTTP and for
+        # databases and caches alike ("http" would break Redis or Postgres).
+        container["portMappings"] = [{"name": w.name, "containerPort": w.port, "protocol": "tcp"}]
     return container
 
 

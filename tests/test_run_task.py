@@ -289,6 +289,39 @@ class TestWaiting:
         assert runner.describe()["lastStatus"] == "STOPPED"
 
 
+    def test_killed_container_is_diagnosed(self, stack: dict[str, Any]) -> None:
+        c = Container(stack["session"], [])
+        c.script = [c.stop(137, "OutOfMemoryError: Container killed due to memory usage")]
+        lines: list[str] = []
+        code = run_task.main(["report", "--outputs", str(stack["file"])], session=stack["session"], sleep=c.sleep,
+                             out=lines.append)
+        assert code == 137 and lines[-1] == "diagnosis: the container ran out of memory: run with a larger --memory"
+
+
+class TestErrors:
+    def test_aws_error_is_one_line(self, stack: dict[str, Any], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+        outputs = {**stack["outputs"], "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/nope"}
+        path = tmp_path / "other.json"
+        path.write_text(json.dumps(outputs))
+        code = run_task.main(["report", "--outputs", str(path)], session=stack["session"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+    def test_outputs_missing_keys(self, stack: dict[str, Any], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+        outputs = json.loads(stack["file"].read_text())
+        del outputs["jobs"]["report"]["capacityProviderStrategy"]
+        path = tmp_path / "partial.json"
+        path.write_text(json.dumps(outputs))
+        assert run_task.main(["report", "--outputs", str(path)], session=stack["session"]) == 2
+        assert "lack capacityProviderStrategy" in capsys.readouterr().err
+
+    def test_started_by_uses_allowed_characters(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("getpass.getuser", lambda: "jane.doe@corp")
+        assert run_task.started_by() == "run_task/jane-doe-corp"
+
+
 def test_diagnoses_are_specific() -> None:
     assert "logs endpoint" in (run_task.diagnose("ResourceInitializationError: failed to validate logger args: "
                                                  "create stream has been retried 1 times: failed to create Cloudwatch "

@@ -147,8 +147,7 @@ class TestServiceConnect:
         worker = services["worker"]["inputs"]["serviceConnectConfiguration"]
         assert worker["enabled"] is True and "services" not in worker
         port_mappings = json.loads(trio.one(TASK_DEF, "service-api-task")["inputs"]["containerDefinitions"])[0]
-        assert port_mappings["portMappings"] == [{"name": "api", "containerPort": 9000, "protocol": "tcp",
-                                                  "appProtocol": "http"}]
+        assert port_mappings["portMappings"] == [{"name": "api", "containerPort": 9000, "protocol": "tcp"}]
 
     def test_groups_admit_exactly_the_peers(self, trio: Registered) -> None:
         groups = {g["name"]: g for g in trio.of_type(SG)}

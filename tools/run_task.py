@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -104,7 +105,8 @@ def load_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]
     cmd = [pulumi, "stack", "output", "--json", *(["--stack", stack] if stack else [])]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise UsageError(f"`{' '.join(cmd[1:])}` failed: {proc.stderr.strip().splitlines()[-1:]}")
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UsageError(f"`{' '.join(cmd[1:])}` failed: {last}")
     return json.loads(proc.stdout)
 
 
@@ -126,11 +128,17 @@ def check_size(cpu: int | None, memory: int | None) -> None:
 def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
     """The RunTask call for the workload named on the command line."""
     check_size(args.cpu, args.memory)
+    if not isinstance(outputs, dict) or "clusterArn" not in outputs:
+        raise UsageError("the outputs have no clusterArn: are they a private-fargate stack's outputs?")
     jobs, services = outputs.get("jobs") or {}, outputs.get("services") or {}
     kind, entry = ("job", jobs[args.name]) if args.name in jobs else ("service", services.get(args.name))
     if entry is None:
         raise UsageError(f"no job or service named {args.name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}; "
                          f"services: {', '.join(sorted(services)) or 'none'}")
+    missing = sorted({"taskDefinitionArn", "containerName", "securityGroupId", "subnetIds", "capacityProviderStrategy",
+                      "logGroupName", "logStreamPrefix"} - set(entry))
+    if missing:
+        raise UsageError(f"the outputs of {args.name!r} lack {', '.join(missing)} (outputsVersion 1 has them)")
     container = entry["containerName"]
     override: dict[str, Any] = {"name": container}
     if args.command:
@@ -154,12 +162,17 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": list(entry["subnetIds"]),
                                                          "securityGroups": [entry["securityGroupId"]],
                                                          "assignPublicIp": "DISABLED"}},
-        "overrides": overrides, "startedBy": f"run_task/{getpass.getuser()}"[:36],
+        "overrides": overrides, "startedBy": started_by(),
         "propagateTags": "TASK_DEFINITION", "enableECSManagedTags": True,
     }
     if args.idempotency_key:
         kwargs["clientToken"] = args.idempotency_key[:64]
     return Request(args.name, kind, entry, outputs["clusterArn"], args.region or outputs.get("region"), kwargs)
+
+
+def started_by() -> str:
+    """`run_task/<user>` in the characters ECS accepts (letters, digits, '-', '_', '/'), 36 at most."""
+    return re.sub(r"[^A-Za-z0-9_/-]", "-", f"run_task/{getpass.getuser()}")[:36]
 
 
 def diagnose(reason: str) -> str | None:
@@ -256,6 +269,10 @@ class Runner:
             return EXIT_NOT_RUN
         if code != 0:
             self.out(f"the container exited with {code}" + (f" ({reason})" if reason else ""))
+            hint = diagnose(reason) if reason else None
+            if hint or code == 137:  # 137: killed, most often for memory
+                self.out("diagnosis: " + (hint or "the container was killed (SIGKILL), most often for running out "
+                                                  "of memory: run with a larger --memory"))
         return int(code)
 
     def stop(self, reason: str = "stopped from tools.run_task") -> None:
@@ -273,7 +290,10 @@ def interrupted(runner: Runner, stop_without_asking: bool, ask: Callable[[str], 
         except (EOFError, KeyboardInterrupt):
             stop = False
     if stop:
-        runner.stop()
+        try:
+            runner.stop()
+        except Exception as exc:  # one line, whatever the AWS error
+            runner.out(f"could not stop {runner.task_arn}: {exc}")
     else:
         runner.out(f"left running: {runner.task_arn}")
     return EXIT_INTERRUPTED
@@ -282,6 +302,8 @@ def interrupted(runner: Runner, stop_without_asking: bool, ask: Callable[[str], 
 def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[float], None] = time.sleep,
          out: Callable[[str], None] = print) -> int:
     """Entry point; returns the exit status."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     args = parse_args(argv)
     try:
         request = build_request(args, load_outputs(args.stack, args.outputs))
@@ -291,8 +313,10 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
             session = boto3.Session()
         runner = Runner(session, request, out=out, sleep=sleep)
         arn = runner.start()
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (UsageError, ClientError, BotoCoreError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     if args.no_wait:
         out(arn)
@@ -302,6 +326,9 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
         return runner.wait(args.timeout)
     except KeyboardInterrupt:
         return interrupted(runner, args.stop_on_interrupt)
+    except (ClientError, BotoCoreError, IndexError) as exc:
+        print(f"error: following {arn} failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
