@@ -65,6 +65,13 @@ def load(spec: dict[str, Any], base_dir: Path) -> tuple[list[dict[str, Any]], li
         raise ComposeError(f"file: {spec.get('file')!r} is not valid YAML ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise ComposeError(f"file: {spec.get('file')!r} has no services")
+    for key in doc:
+        if key in ("include", "configs"):
+            raise ComposeError(f"{key}: not supported (put the services in this file; configs have no Fargate "
+                               "equivalent)")
+        if key not in TOP_LEVEL and not str(key).startswith("x-"):
+            raise ComposeError(f"{key}: not a compose key private-fargate knows")
+    doc = interpolate(doc, dotenv(path.parent / ".env"))
     as_jobs = set(spec.get("jobs") or [])
     missing = sorted(as_jobs - set(doc["services"]))
     if missing:
@@ -74,8 +81,71 @@ def load(spec: dict[str, Any], base_dir: Path) -> tuple[list[dict[str, Any]], li
     services, jobs = [], []
     for name, svc in doc["services"].items():
         entry = ServiceMapper(name, svc or {}, path.parent, base_dir, spec.get("secrets") or {}, notes).entry()
-        (jobs if name in as_jobs else services).append(entry)
+        if name in as_jobs:
+            for key in ("port", "desiredCount"):
+                if entry.pop(key, None) is not None:
+                    notes.append(f"compose: {name}: {key} left out: it is a job (jobs take no ports or replicas)")
+            jobs.append(entry)
+        else:
+            services.append(entry)
+    if jobs and services:
+        notes.append("compose: jobs run outside Service Connect: they cannot reach services by name; give them "
+                     "an address of a load balancer or a VPC DNS name")
     return services, jobs, notes
+
+
+TOP_LEVEL = {"services", "secrets", "volumes", "networks", "name", "version"}
+_VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_QUOTES = ("'", '"')
+
+
+def dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of an env file (compose's rules: `export` allowed, quotes stripped, ` #` comments)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) > 1 and value[0] in _QUOTES and value.endswith(value[0]):
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def interpolate(value: Any, env: dict[str, str], where: str = "") -> Any:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$`, from the process and `.env`.
+
+    An unset variable without a default is an error: a deploy must not depend on who runs it.
+    """
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1) or m.group(4)
+        current = {**env, **os.environ}.get(name)
+        op, arg = m.group(2), m.group(3) or ""
+        if op in (":-", "-") and (current is None or (op == ":-" and current == "")):
+            return arg
+        if op in (":?", "?") and (current is None or (op == ":?" and current == "")):
+            raise ComposeError(f"{where}: variable {name} is not set: {arg or 'required'}")
+        if current is None:
+            raise ComposeError(f"{where}: variable {name} is not set; give it in .env next to the compose file, "
+                               "in the environment, or a default with ${VAR:-default}")
+        return current
+
+    return _VARIABLE.sub(substitute, value)
 
 
 def merge(generated: list[dict[str, Any]], explicit: list[dict[str, Any]], kind: str,
@@ -153,8 +223,12 @@ class ServiceMapper:
         """The settings entry; raises ComposeError for what Fargate cannot run."""
         if not isinstance(self.svc, dict):
             raise self.fail("", "expected a mapping")
-        for key in self.svc:
+        for key, value in self.svc.items():
+            if str(key).startswith("x-"):
+                continue
             if key in REFUSED:
+                if value in (False, None, [], {}, ""):
+                    continue  # `privileged: false` asks for nothing Fargate lacks
                 raise self.fail(key, REFUSED[key])
             if key in IGNORED:
                 self.note(f"{key} left out: {IGNORED[key]}")
@@ -216,11 +290,7 @@ class ServiceMapper:
                 if required:
                     raise self.fail("env_file", f"{path!r} not found next to the compose file")
                 continue
-            for line in full.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#") and "=" in line:
-                    key, _, value = line.partition("=")
-                    env[key.strip()] = value.strip().strip('"').strip("'")
+            env.update(dotenv(full))
         raw = self.svc.get("environment") or {}
         if isinstance(raw, dict):
             pairs = list(raw.items())
@@ -238,20 +308,25 @@ class ServiceMapper:
         targets: list[int] = []
         for item in self.svc.get("ports") or []:
             if isinstance(item, dict):
+                extra = sorted(set(item) - {"target", "published", "protocol", "host_ip", "mode", "app_protocol",
+                                            "name"})
+                if extra:
+                    raise self.fail(f"ports.{extra[0]}", "not a port key compose knows")
+                if "app_protocol" in item:
+                    self.note(f"ports: app_protocol {item['app_protocol']!r} left out (Service Connect proxies TCP)")
                 target, protocol = item.get("target"), item.get("protocol", "tcp")
             else:
-                text = str(item)
-                spec, _, protocol = text.partition("/")
-                target = spec.rsplit(":", 1)[-1]
-                protocol = protocol or "tcp"
-            if protocol != "tcp":
-                raise self.fail("ports", f"{item!r}: only TCP ports are supported")
-            if "-" in str(target):
-                raise self.fail("ports", f"{item!r}: port ranges are not supported")
-            targets.append(int(target))
+                spec, _, protocol = str(item).partition("/")
+                target, protocol = spec.rsplit(":", 1)[-1], protocol or "tcp"
+            targets.append(self._port(target, item, protocol))
         if not targets:
-            targets = [int(str(p).split("/")[0]) for p in self.svc.get("expose") or []]
+            for item in self.svc.get("expose") or []:
+                number, _, protocol = str(item).partition("/")
+                targets.append(self._port(number, item, protocol or "tcp"))
         distinct = list(dict.fromkeys(targets))
+        if not distinct:
+            self.note("no ports or expose: other services cannot reach it (on compose's network every port is "
+                      "open; Service Connect reaches only a declared one)")
         if distinct:
             self.out["port"] = distinct[0]
             if len(distinct) > 1:
@@ -261,10 +336,25 @@ class ServiceMapper:
             if published:
                 self.note("published host ports have no meaning on Fargate; the container port is what others use")
 
+    def _port(self, target: Any, item: Any, protocol: str) -> int:
+        if protocol != "tcp":
+            raise self.fail("ports", f"{item!r}: only TCP ports are supported")
+        if target is None or not str(target).isdigit():
+            raise self.fail("ports", f"{item!r}: expected one container port (no ranges)")
+        return int(target)
+
     def _healthcheck(self) -> None:
         hc = self.svc.get("healthcheck")
         if not hc:
             return
+        if not isinstance(hc, dict):
+            raise self.fail("healthcheck", "expected a mapping with test, interval, timeout, retries, start_period")
+        extra = sorted(set(hc) - {"test", "interval", "timeout", "retries", "start_period", "start_interval",
+                                  "disable"})
+        if extra:
+            raise self.fail(f"healthcheck.{extra[0]}", "not a healthcheck key compose knows")
+        if "start_interval" in hc:
+            self.note("healthcheck.start_interval left out: ECS checks at the interval from the start")
         test = hc.get("test")
         if hc.get("disable") or test in (["NONE"], "NONE"):
             return
@@ -292,6 +382,12 @@ class ServiceMapper:
         if "replicas" in deploy:
             self.out["desiredCount"] = int(deploy["replicas"])
         resources = deploy.get("resources") or {}
+        for kind in ("limits", "reservations"):
+            part = resources.get(kind) or {}
+            if part.get("devices"):
+                raise self.fail(f"deploy.resources.{kind}.devices", "Fargate has no GPUs or other devices")
+            if "pids" in part:
+                self.note(f"deploy.resources.{kind}.pids left out: Fargate sets its own process limit")
         wanted = resources.get("limits") or resources.get("reservations")
         if not wanted:
             return
@@ -301,7 +397,7 @@ class ServiceMapper:
             cpus = float(wanted["cpus"]) if "cpus" in wanted else None
             memory = size_mib(wanted["memory"]) if "memory" in wanted else None
             cpu, mib = fargate_size(cpus, memory)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise self.fail("deploy.resources", str(exc)) from None
         self.out["cpu"], self.out["memory"] = cpu, mib
         self.note(f"cpus {cpus if cpus is not None else '-'} and memory "
@@ -312,6 +408,9 @@ class ServiceMapper:
         for item in self.svc.get("secrets") or []:
             source = item if isinstance(item, str) else item.get("source")
             target = source if isinstance(item, str) else item.get("target", source)
+            target = str(target).rstrip("/").rsplit("/", 1)[-1]  # /run/secrets/db_password -> db_password
+            if isinstance(item, dict) and set(item) & {"uid", "gid", "mode"}:
+                self.note(f"secrets.{source}: uid, gid and mode left out (the secret is an environment variable)")
             arn = self.secret_arns.get(str(source))
             if not arn:
                 raise self.fail("secrets", f"{source!r} has no ARN in compose.secrets (map it to a Secrets "
@@ -333,6 +432,9 @@ class ServiceMapper:
                 kind = "bind" if source and (source.startswith((".", "/", "~"))) else "volume"
             if kind == "bind":
                 raise self.fail("volumes", f"{volume!r} binds a host path, which Fargate does not have")
+            if (isinstance(volume, dict) and volume.get("read_only")) or str(volume).endswith(":ro"):
+                self.note(f"volume {target} is mounted writable: an ephemeral volume starts empty, so read-only "
+                          "would leave it useless")
             paths.append(str(target))
         tmpfs = self.svc.get("tmpfs") or []
         paths += [str(t).split(":")[0] for t in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)]

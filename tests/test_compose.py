@@ -233,3 +233,81 @@ class TestDeployable:
         cache = next(json.loads(t["inputs"]["containerDefinitions"])[0] for t in tds
                      if t["name"] == "service-cache-task")
         assert cache["entryPoint"] == ["redis-server"]
+
+
+class TestRealWorldFiles:
+    """Forms seen in real compose files: variables, .env, odd keys; each either mapped, noted or refused."""
+
+    def test_variables_from_dotenv_and_defaults(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("FROM_PROCESS", "p")
+        (tmp_path / ".env").write_text("TAG=7.2\nexport DB_HOST=db.internal  # inline comment\n")
+        compose = """
+            services:
+              cache:
+                image: public.ecr.aws/docker/library/redis:${TAG}
+                environment:
+                  HOST: ${DB_HOST}
+                  MODE: ${MODE:-fast}
+                  PRICE: costs $$5
+                  BOTH: ${FROM_PROCESS}-$FROM_PROCESS
+        """
+        s = load(tmp_path, compose)
+        cache = s.services[0]
+        assert cache.image.public == "public.ecr.aws/docker/library/redis:7.2"
+        assert cache.environment == {"HOST": "db.internal", "MODE": "fast", "PRICE": "costs $5", "BOTH": "p-p"}
+
+    @pytest.mark.parametrize("value,message", [
+        ("${MISSING}", "variable MISSING is not set; give it in .env"),
+        ("${MISSING:?the password}", "variable MISSING is not set: the password"),
+    ])
+    def test_unset_variables_are_errors(self, tmp_path: Path, value: str, message: str) -> None:
+        with pytest.raises(SettingsError, match=message):
+            load(tmp_path, f"services:\n  w:\n    image: public.ecr.aws/x/y:1\n    environment: {{A: '{value}'}}\n")
+
+    def test_env_file_export_and_comments(self, tmp_path: Path) -> None:
+        project(tmp_path, "services:\n  w:\n    image: public.ecr.aws/x/y:1\n    env_file: web.env\n",
+                env="export A=1\nB='two words' \nC=3 # comment\n")
+        s = Settings.from_dict({"compose": {"file": "docker-compose.yml"}}, base_dir=tmp_path)
+        assert s.services[0].environment == {"A": "1", "B": "two words", "C": "3"}
+
+    def test_privileged_false_is_fine(self, tmp_path: Path) -> None:
+        s = load(tmp_path, "services:\n  w:\n    image: public.ecr.aws/x/y:1\n    privileged: false\n")
+        assert s.services[0].name == "w"
+
+    @pytest.mark.parametrize("service,message", [
+        ({"image": "public.ecr.aws/x/y:1", "ports": [{"published": 8080}]}, "expected one container port"),
+        ({"image": "public.ecr.aws/x/y:1", "ports": [{"target": 80, "bogus": 1}]}, "ports.bogus"),
+        ({"image": "public.ecr.aws/x/y:1", "expose": ["3000-3005"]}, "expected one container port"),
+        ({"image": "public.ecr.aws/x/y:1", "healthcheck": "curl localhost"}, "healthcheck: expected a mapping"),
+        ({"image": "public.ecr.aws/x/y:1", "deploy": {"resources": {"reservations": {"devices": [
+            {"capabilities": ["gpu"]}]}}}}, "Fargate has no GPUs"),
+    ])
+    def test_malformed_is_one_line(self, tmp_path: Path, service: dict[str, Any], message: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            load(tmp_path, json.dumps({"services": {"w": service}}))
+        assert message in str(info.value) and "\n" not in str(info.value)
+
+    def test_include_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(SettingsError, match="include: not supported"):
+            load(tmp_path, "include: [other.yml]\nservices:\n  w:\n    image: public.ecr.aws/x/y:1\n")
+
+    def test_notes_for_jobs_ports_volumes_and_unreachable(self, tmp_path: Path) -> None:
+        compose = """
+            services:
+              db:
+                image: public.ecr.aws/docker/library/postgres:16
+                volumes: ["pgdata:/var/lib/postgresql/data:ro"]
+              migrate:
+                image: public.ecr.aws/x/y:1
+                ports: ["8080"]
+                deploy: {replicas: 2}
+                secrets: [{source: pw, target: /run/secrets/db_password, mode: 0400}]
+            volumes: {pgdata: {}}
+        """
+        s = load(tmp_path, compose, jobs=["migrate"], secrets={"pw": SECRET})
+        notes = "\n".join(s.notes)
+        assert "db: no ports or expose: other services cannot reach it" in notes
+        assert "migrate: port left out: it is a job" in notes and "migrate: desiredCount left out" in notes
+        assert "volume /var/lib/postgresql/data is mounted writable" in notes
+        assert "jobs run outside Service Connect" in notes
+        assert s.jobs[0].secrets == {"DB_PASSWORD": SECRET}
