@@ -4,7 +4,7 @@
 
 For the dev stack and for generated stacks of N workloads (half services with a port, half
 scheduled jobs, all built from ./app), runs `python -m tools.preview --json` in a fresh process
-and measures its wall time (time.perf_counter) and peak memory (resource, max RSS of the child),
+and measures its wall time (time.perf_counter) and peak memory (the child's own max RSS, from os.wait4),
 next to the floor: a process that only imports the SDK modules. Prints a table; the README holds
 one measured run. Not a test: timings vary with the machine.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,16 +27,15 @@ FLOOR = "import pulumi, pulumi_aws, pulumi_awsx, pulumi_policy, pydantic"
 
 
 def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MiB) of one child process (its own rusage, via wait4)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far: report it only when this child set it.
-    return wall, max(peak, before) / 1024
+        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.read() if proc.stderr else '').strip()[-300:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def generated_project(workloads: int, directory: Path) -> Path:

@@ -149,8 +149,9 @@ def runs_per_month(schedule: Schedule, hours_per_month: float = 730) -> float:
     days_in_month = hours_per_month / 24
     per_day = _count(minutes, 0, 59) * _count(hours, 0, 23)
     if dom == "?":
-        days = days_in_month if dow == "*" else (
-            1.0 if ("#" in dow or dow.endswith("L")) else _count(dow, 1, 7, _DAYS) * days_in_month / 7)
+        monthly = lambda part: "#" in part or (part.endswith("L") and part != "L")  # noqa: E731 (nth/last weekday)
+        days = days_in_month if dow == "*" else sum(
+            1.0 if monthly(part) else _count(part, 1, 7, _DAYS) * days_in_month / 7 for part in dow.split(","))
     else:
         days = days_in_month if dom == "*" else (1.0 if dom in ("L", "LW") or dom.endswith("W")
                                                  else _count(dom, 1, 31))
@@ -166,8 +167,8 @@ def _count(field: str, low: int, high: int, names: tuple[str, ...] = ()) -> int:
     for part in field.split(","):
         base, _, step = part.partition("/")
         stride = int(step) if step else 1
-        if base == "*":
-            start, end = low, high
+        if base in ("*", "L"):  # a bare L in day-of-week is the last day of the week: one value
+            start, end = (low, high) if base == "*" else (high, high)
         elif "-" in base:
             a, b = base.split("-")
             start, end = _value(a, low, names), _value(b, low, names)

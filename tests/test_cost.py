@@ -140,7 +140,8 @@ class TestPricesAndRegions:
     @pytest.mark.parametrize("expression,runs", [
         ("rate(1 hour)", 730), ("rate(5 minutes)", 730 * 12), ("cron(0 3 * * ? *)", 730 / 24),
         ("cron(0 8 ? * MON-FRI *)", 730 / 24 * 5 / 7), ("cron(0/30 9-10 ? * * *)", 4 * 730 / 24),
-        ("cron(0 1 1 * ? *)", 1), ("at(2027-01-01T00:00:00)", 1),
+        ("cron(0 1 1 * ? *)", 1), ("at(2027-01-01T00:00:00)", 1), ("cron(0 3 ? * L *)", 730 / 24 / 7),
+        ("cron(0 3 ? * MON#1,WED#3 *)", 2),
     ])
     def test_runs_per_month(self, expression: str, runs: float) -> None:
         assert runs_per_month(parse_schedule(expression)) == pytest.approx(runs)
@@ -159,8 +160,8 @@ class TestNatComparison:
 
     def test_break_even_when_endpoints_cost_more_at_rest(self) -> None:
         stack = small_stack()
-        extra = [r("aws:ec2/vpcEndpoint:VpcEndpoint", f"x-{s}", {"serviceName": f"com.amazonaws.us-east-1.{s}",
-                                                                 "subnetIds": ["a", "b"]})
+        extra = [r("aws:ec2/vpcEndpoint:VpcEndpoint", f"x-{s}", {
+            "serviceName": f"com.amazonaws.us-east-1.{s}", "vpcEndpointType": "Interface", "subnetIds": ["a", "b"]})
                  for s in ("ssm", "ssmmessages", "secretsmanager", "sts", "kms", "sqs", "sns", "monitoring")]
         stack["resources"] += extra
         comparison = estimate(stack, "us-east-1", {**ASSUME, "endpointDataGbPerMonth": 0}, compare="nat")[

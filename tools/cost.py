@@ -90,7 +90,7 @@ def task_hour_price(prices: dict[str, Any], td: dict[str, Any], on_demand: float
 def _network_items(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float) -> list[Item]:
     items = []
     interface = [e for e in _of_type(report, "aws:ec2/vpcEndpoint:VpcEndpoint")
-                 if e["inputs"].get("vpcEndpointType", "Interface") == "Interface"]
+                 if e["inputs"].get("vpcEndpointType", "Gateway") == "Interface"]  # AWS's default is Gateway
     for endpoint in interface:
         azs = max(len(endpoint["inputs"].get("subnetIds") or []), 1)
         short = str(endpoint["inputs"].get("serviceName", "")).split(".", 3)[-1]
