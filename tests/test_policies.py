@@ -450,6 +450,12 @@ class TestSecurityGroups:
             {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": [cidr]}]})
         assert len(run("security-group-no-public-ingress", [group])) == 1
 
+    def test_all_protocols_means_all_ports(self) -> None:
+        group = res("aws:ec2/securityGroup:SecurityGroup", "sg", {"ingress": [
+            {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]})
+        (violation,) = run("security-group-no-public-ingress", [group])
+        assert "opens all ports to 0.0.0.0/0" in violation["message"]
+
     def test_private_cidr_passes(self) -> None:
         group = res("aws:ec2/securityGroup:SecurityGroup", "sg", {"ingress": [
             {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/16"]}]})

@@ -355,6 +355,8 @@ def _ingress_rules(graph: Graph) -> list[tuple[Node, list[Node], str, int, int]]
 
 
 def _port(props: dict[str, Any], key: str) -> int:
+    if str(props.get("protocol", props.get("ipProtocol"))) in ("-1", "all"):
+        return 0 if key == "fromPort" else 65535  # every protocol means every port, whatever from/to say
     value = props.get(key)
     return int(value) if isinstance(value, (int, float)) else -1
 
