@@ -121,7 +121,6 @@ class ImageResolver:
         self.repository_name = settings.repository_name
         self.base_dir = base_dir or Path.cwd()
         self.registry = f"{context.account}.dkr.ecr.{context.region}.{context.dns_suffix}"
-        self.docker_hub = settings.repository.docker_hub_credential_arn
         self.images: dict[str, ResolvedImage] = {}
         self._hosts: set[str] = set()
         self._tags: dict[tuple[str, str, str], str] = {}

@@ -149,14 +149,18 @@ def runs_per_month(schedule: Schedule, hours_per_month: float = 730) -> float:
     days_in_month = hours_per_month / 24
     per_day = _count(minutes, 0, 59) * _count(hours, 0, 23)
     if dom == "?":
-        monthly = lambda part: "#" in part or (part.endswith("L") and part != "L")  # noqa: E731 (nth/last weekday)
         days = days_in_month if dow == "*" else sum(
-            1.0 if monthly(part) else _count(part, 1, 7, _DAYS) * days_in_month / 7 for part in dow.split(","))
+            1.0 if _monthly(part) else _count(part, 1, 7, _DAYS) * days_in_month / 7 for part in dow.split(","))
     else:
         days = days_in_month if dom == "*" else (1.0 if dom in ("L", "LW") or dom.endswith("W")
                                                  else _count(dom, 1, 31))
     months = 1.0 if month == "*" else _count(month, 1, 12, _MONTHS) / 12
     return per_day * days * months
+
+
+def _monthly(dow_part: str) -> bool:
+    """`6#3` (third Friday) and `6L` (last Friday) fire once a month, not weekly."""
+    return "#" in dow_part or (dow_part.endswith("L") and dow_part != "L")
 
 
 def _count(field: str, low: int, high: int, names: tuple[str, ...] = ()) -> int:

@@ -39,9 +39,9 @@ class SettingsError(pulumi.RunError):
         super().__init__(f"settings: {first}{more}")
 
 
-def key_path(loc: tuple[str | int, ...], namespace: str = "") -> str:
+def key_path(loc: tuple[str | int, ...]) -> str:
     """`('services', 0, 'memory')` -> `services[0].memory`."""
-    out = namespace
+    out = ""
     for part in loc:
         if part == "[key]":  # pydantic marks a bad mapping key this way; the key itself follows or precedes
             continue

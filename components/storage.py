@@ -101,8 +101,6 @@ class OutputBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: OutputBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("private-fargate:storage:OutputBucket", name, None, opts)
-        self._name = name
-        self._args = args
         self.name = args.bucket_name
         self.arn = args.context.bucket_arn(self.name)
         self.bucket = private_bucket(self, name, self.name, self.arn, protect=args.protect,

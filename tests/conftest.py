@@ -44,10 +44,6 @@ class Registered:
         assert len(found) == 1, f"expected one {token} {name or ''}, found {[r['name'] for r in found]}"
         return found[0]
 
-    def by_urn(self, urn: str) -> dict[str, Any]:
-        """The resource with this URN."""
-        return next(r for r in self.resources if r["urn"] == urn)
-
     def custom(self) -> list[dict[str, Any]]:
         """Cloud resources only (no components, no stack)."""
         return [r for r in self.resources if r["custom"]]

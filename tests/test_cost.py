@@ -11,7 +11,6 @@ from components.schedules import parse_schedule, runs_per_month
 from tests.conftest import preview_cli
 from tools.cost import PRICES, estimate, on_demand_share
 
-US = PRICES["regions"]["us-east-1"]
 HOURS = 730
 ASSUME = {"imageStorageGb": 2, "logIngestGbPerMonth": 3, "endpointDataGbPerMonth": 50}
 

@@ -119,10 +119,10 @@ class TestOutputBucket:
         assert deny["Resource"] == [f"arn:aws:s3:::{BUCKET_NAME}", f"arn:aws:s3:::{BUCKET_NAME}/*"]
         assert dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["urn"] in policy["dependencies"]
 
-    def test_protect_follows_setting(self, run_program: Any) -> None:
-        assert (lambda b: (b["protect"], b["retainOnDelete"]))(run_program({}).one(BUCKET)) == (True, True)
-        assert (lambda b: (b["protect"], b["retainOnDelete"]))(
-            run_program({"protect": False}).one(BUCKET)) == (False, False)
+    @pytest.mark.parametrize("protect", [True, False])
+    def test_protect_follows_setting(self, run_program: Any, protect: bool) -> None:
+        bucket = run_program({"protect": protect}).one(BUCKET)
+        assert (bucket["protect"], bucket["retainOnDelete"]) == (protect, protect)
 
     def test_expiry_and_suspended_versioning(self, run_program: Any) -> None:
         run = run_program({"outputBucket": {"expireAfterDays": 90, "versioning": False}})

@@ -115,7 +115,7 @@ class Container:
 
 
 def run(stack: dict[str, Any], *argv: str, script: list[Callable[[str], None]] | None = None,
-        record: list[dict[str, Any]] | None = None) -> tuple[int, list[str], Container]:
+        record: list[dict[str, Any]] | None = None, name: str = "report") -> tuple[int, list[str], Container]:
     session = stack["session"]
     lines: list[str] = []
     container = Container(session, script or [])
@@ -130,7 +130,7 @@ def run(stack: dict[str, Any], *argv: str, script: list[Callable[[str], None]] |
 
     session.client = client  # type: ignore[method-assign]
     try:
-        code = run_task.main(["report", "--outputs", str(stack["file"]), *argv], session=session,
+        code = run_task.main([name, "--outputs", str(stack["file"]), *argv], session=session,
                              sleep=container.sleep, out=lines.append)
     finally:
         session.client = real_client  # type: ignore[method-assign]
@@ -186,22 +186,7 @@ class TestRequest:
 
     def test_service_task_definition(self, stack: dict[str, Any]) -> None:
         calls: list[dict[str, Any]] = []
-        session = stack["session"]
-        real = session.client
-
-        def client(name: str, **kw: Any) -> Any:
-            c = real(name, **kw)
-            if name == "ecs":
-                c.meta.events.register("provide-client-params.ecs.RunTask", lambda params, **_: calls.append(params))
-            return c
-
-        session.client = client  # type: ignore[method-assign]
-        try:
-            out: list[str] = []
-            code = run_task.main(["web", "--outputs", str(stack["file"]), "--command", "python manage.py migrate",
-                                  "--no-wait"], session=session, out=out.append)
-        finally:
-            session.client = real  # type: ignore[method-assign]
+        code, _, _ = run(stack, "--command", "python manage.py migrate", "--no-wait", record=calls, name="web")
         assert code == 0 and calls[0]["overrides"]["containerOverrides"][0]["command"][:2] == ["python", "manage.py"]
 
 

@@ -21,7 +21,6 @@ from ._util import UNKNOWN, Graph, config, container_definitions, plain, setting
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
 CLUSTER = "aws:ecs/cluster:Cluster"
-LAUNCHERS = (SERVICE, "aws:scheduler/schedule:Schedule", "aws:cloudwatch/eventTarget:EventTarget")
 
 _SECRET_NAME = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL", re.I)
 _SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}"

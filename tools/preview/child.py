@@ -108,7 +108,7 @@ class PreviewMocks(pulumi_mocks.Mocks):
             return self._stack_reference(str(inputs.get("name", args.name)))
         if not args.custom:
             return "", {}
-        rid, computed = self.cloud.computed_outputs(args.typ, args.name, f"{args.typ}::{args.name}", inputs)
+        rid, computed = self.cloud.computed_outputs(args.typ, args.name, inputs)
         if self.preview:
             # The engine's first preview knows the inputs; what the provider computes (the id
             # included) is unknown: present, but without a value.
@@ -223,8 +223,8 @@ def _where(exc: BaseException, project_dir: Path) -> str:
 
 def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    for unanswered in mocks.unanswered:
-        if unanswered.rsplit(" ", 1)[-1] in text or not text.strip():
+    for unanswered in mocks.unanswered:  # the SDK may wrap it; say it as the mocks did
+        if unanswered.rsplit(" ", 1)[-1] in text:
             return unanswered
     if isinstance(exc, pulumi.RunError):
         return text

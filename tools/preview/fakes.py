@@ -85,9 +85,9 @@ class Cloud:
                 "arn": f"arn:{self.partition}:ec2:{self.region}:aws:prefix-list/pl-{digest}", "tags": {}}
 
     # -- resources ---------------------------------------------------------------------------
-    def computed_outputs(self, typ: str, name: str, urn: str, inputs: dict[str, Any]) -> tuple[str, dict]:
-        """An id and the provider-computed outputs of a resource after `pulumi up`."""
-        digest = hashlib.sha1(urn.encode()).hexdigest()
+    def computed_outputs(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+        """An id and the provider-computed outputs of a resource after `pulumi up`, stable per type and name."""
+        digest = hashlib.sha1(f"{typ}::{name}".encode()).hexdigest()
         module = typ.split(":")[1].split("/")[0] if typ.count(":") >= 2 else "unknown"
         rtype = typ.rsplit(":", 1)[-1]
         prefix = _ID_PREFIXES.get(rtype)
