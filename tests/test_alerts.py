@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.settings import Settings, SettingsError
-from tests.conftest import Registered, run_main, simulate, stack_settings
+from tests.support import Registered, run_main, simulate, stack_settings
 
 ACCOUNT = "123456789012"
 CLUSTER = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"

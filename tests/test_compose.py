@@ -13,7 +13,7 @@ from botocore.validate import ParamValidator
 
 from components.compose import duration_seconds, fargate_size, size_mib
 from components.settings import Settings, SettingsError
-from tests.conftest import ROOT, preview_cli
+from tests.support import ROOT, preview
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 HUB = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
@@ -214,7 +214,7 @@ class TestDeployable:
                                   "network": {"extraEndpoints": ["secretsmanager"]}})
         (directory / "docker-compose.yml").write_text(textwrap.dedent(FULL))
         (directory / "web.env").write_text("EXTRA=1\n")
-        result = preview_cli("--project-dir", directory, "--stack", "t", "--mode", "up", "--json")
+        result = preview("--project-dir", directory, "--stack", "t", "--mode", "up", "--json")
         assert result.returncode == 0, result.stderr
         report = result.report
         assert [v for v in report["violations"] if v["level"] == "mandatory"] == []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.schedules import parse_schedule, runs_per_month
-from tests.conftest import preview_cli
+from tests.support import preview
 from tools.cost import PRICES, estimate, on_demand_share
 
 HOURS = 730
@@ -172,8 +172,8 @@ class TestNatComparison:
         assert comparison["cheaper"] == "nat"
 
     def test_cli_compare_flag(self) -> None:
-        result = preview_cli("--stack", "dev", "--compare", "nat", "--json")
+        result = preview("--stack", "dev", "--compare", "nat", "--json")
         assert result.returncode == 0
         cost = result.report["cost"]
         assert cost["comparison"]["natGateways"] == 2 and cost["monthly"] > 0
-        assert "comparison" not in preview_cli("--stack", "dev", "--json").report["cost"]
+        assert "comparison" not in preview("--stack", "dev", "--json").report["cost"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, UNKNOWN, preview_cli
+from tests.support import ROOT, UNKNOWN, preview
 from tools.preview import child
 
 STACKS = ("dev", "prod")
@@ -33,7 +33,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 @cache
 def report(stack: str, mode: str) -> dict[str, Any]:
-    result = preview_cli("--stack", stack, "--mode", mode, "--json")
+    result = preview("--stack", stack, "--mode", mode, "--json")
     assert result.returncode == 0, result.stderr
     return result.report
 

@@ -10,7 +10,7 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from components.iam import UNSCOPED_ACTIONS
-from tests.conftest import UNKNOWN, Registered, preview_cli, run_main, simulate, stack_settings
+from tests.support import UNKNOWN, Registered, preview, run_main, simulate, stack_settings
 
 CLUSTER = "aws:ecs/cluster:Cluster"
 CAPACITY = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
@@ -415,7 +415,7 @@ class TestPreviewKnown:
     """A first preview already knows every container definition and policy document (policies can check them)."""
 
     def test_dev_stack_documents_known(self) -> None:
-        result = preview_cli("--stack", "dev", "--mode", "preview", "--json")
+        result = preview("--stack", "dev", "--mode", "preview", "--json")
         assert result.returncode == 0, result.stderr
         documents = {"containerDefinitions", "policy", "assumeRolePolicy"}
         seen = 0

@@ -10,7 +10,7 @@ import pytest
 
 from components.context import StackContext
 from components.network import PrivateNetwork, PrivateNetworkArgs, subnet_cidrs
-from tests.conftest import UNKNOWN, Registered, run_main, simulate, stack_settings
+from tests.support import UNKNOWN, Registered, run_main, simulate, stack_settings
 from tools.preview.child import ProgramFailed
 
 VPC = "aws:ec2/vpc:Vpc"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from policy.policies import POLICIES
-from tests.conftest import ROOT, UNKNOWN
+from tests.support import ROOT, UNKNOWN
 from tools.preview.policies import PolicyConfigError, configure_request, evaluate
 
 BY_NAME = {p.name: p for p in POLICIES}

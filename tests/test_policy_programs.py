@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import preview_cli
+from tests.support import preview, preview_cli
 
 PROGRAM = '''
 import json
@@ -104,12 +104,12 @@ if not v.get("no_tls"):
 '''
 
 
-def preview(tmp_path: Path, variant: dict[str, Any], mode: str = "preview") -> tuple[int, dict[str, Any], str]:
+def run_variant(tmp_path: Path, variant: dict[str, Any], mode: str = "preview") -> tuple[int, dict[str, Any], str]:
     (tmp_path / "Pulumi.yaml").write_text("name: bad\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(PROGRAM)
     (tmp_path / "Pulumi.t.yaml").write_text(json.dumps({"config": {"aws:region": "us-east-1",
                                                                    "bad:variant": variant}}))
-    result = preview_cli("--project-dir", tmp_path, "--stack", "t", "--mode", mode, "--json")
+    result = preview("--project-dir", tmp_path, "--stack", "t", "--mode", mode, "--json")
     return result.returncode, result.report if result.stdout else {}, result.stderr
 
 
@@ -119,14 +119,14 @@ def mandatory(report: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("mode", ["preview", "up"])
 def test_compliant_program_passes(tmp_path: Path, mode: str) -> None:
-    code, report, err = preview(tmp_path, {}, mode)
+    code, report, err = run_variant(tmp_path, {}, mode)
     assert code == 0, err
     assert mandatory(report) == set()
     assert not [v for v in report["violations"] if "can't run policy" in v["message"]]
 
 
 def test_nat_route_without_endpoints_passes(tmp_path: Path) -> None:
-    code, report, err = preview(tmp_path, {"nat": True})
+    code, report, err = run_variant(tmp_path, {"nat": True})
     assert code == 0, err
     assert mandatory(report) == set()
 
@@ -150,7 +150,7 @@ def test_nat_route_without_endpoints_passes(tmp_path: Path) -> None:
     ({"wildcard": True}, "iam-no-wildcard-actions"),
 ], ids=lambda x: x if isinstance(x, str) else "-".join(x))
 def test_bad_program_is_caught(tmp_path: Path, variant: dict[str, Any], policy: str) -> None:
-    code, report, err = preview(tmp_path, variant)
+    code, report, err = run_variant(tmp_path, variant)
     assert code == 1, err
     assert mandatory(report) == {policy}
     (violation,) = [v for v in report["violations"] if v["policy"] == policy]
@@ -158,5 +158,11 @@ def test_bad_program_is_caught(tmp_path: Path, variant: dict[str, Any], policy: 
 
 
 def test_secret_with_its_endpoint_passes(tmp_path: Path) -> None:
-    code, report, err = preview(tmp_path, {"secret": True, "more_endpoints": ["secretsmanager"]})
+    code, report, err = run_variant(tmp_path, {"secret": True, "more_endpoints": ["secretsmanager"]})
     assert code == 0, err
+
+
+def test_a_real_process_gives_the_same_verdicts(tmp_path: Path) -> None:
+    code, report, _ = run_variant(tmp_path, {"open_ssh": True})
+    real = preview_cli("--project-dir", tmp_path, "--stack", "t", "--json")
+    assert (real.returncode, real.report) == (code, report) and code == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, UNKNOWN, CliResult, preview_cli
+from tests.support import ROOT, UNKNOWN, CliResult, preview, preview_cli
 from tools.preview.projectconfig import SECRET_PLACEHOLDER, ProjectError, load_project
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "inputs", "id", "outputs", "propertyDependencies",
@@ -65,17 +65,28 @@ def write_project(directory: Path, main: str, stack_config: dict[str, Any], comp
     return directory
 
 
-@pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "tiny", TINY_MAIN, {
+def make_tiny(directory: Path) -> Path:
+    return write_project(directory / "tiny", TINY_MAIN, {
         "aws:region": "eu-central-1",
         "tiny:password": {"secure": "v1:AAAABBBBCCCC"},
         "tiny:settings": {"team": "data", "sizes": [1, 2]},
     }, TINY_COMPONENTS)
 
 
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return make_tiny(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_process(tmp_path_factory: pytest.TempPathFactory) -> CliResult:
+    """The tiny project run once in a process of its own, for the tests that read that one run."""
+    return preview_cli("--project-dir", make_tiny(tmp_path_factory.mktemp("p")), "--stack", "t", "--json")
+
+
 def run_tiny(tiny: Path, *extra: str) -> CliResult:
-    return preview_cli("--project-dir", tiny, "--stack", "t", "--json", *extra)
+    """The tiny project through the CLI, in this process."""
+    return preview("--project-dir", tiny, "--stack", "t", "--json", *extra)
 
 
 def res(report: dict[str, Any], token: str, name: str | None = None) -> dict[str, Any]:
@@ -104,8 +115,9 @@ class TestJsonContract:
             assert isinstance(r["protect"], bool) and isinstance(r["retainOnDelete"], bool)
             assert r["parent"] is None or any(p["urn"] == r["parent"] for p in report["resources"])
 
-    def test_program_prints_go_to_stderr(self, tiny: Path) -> None:
-        result = run_tiny(tiny)
+    @pytest.mark.parametrize("real", [False, True], ids=["in-process", "process"])
+    def test_program_prints_go_to_stderr(self, tiny: Path, real: bool, tiny_process: CliResult) -> None:
+        result = tiny_process if real else run_tiny(tiny)
         assert result.returncode == 0, result.stderr
         assert result.stderr == "hello from the program\n"
         assert "hello from the program" not in result.stdout
@@ -115,7 +127,7 @@ class TestJsonContract:
         assert "a note from the program" in run_tiny(tiny).report["notes"]
 
     def test_text_mode_prints_a_tree(self, tiny: Path) -> None:
-        result = preview_cli("--project-dir", tiny, "--stack", "t")
+        result = preview("--project-dir", tiny, "--stack", "t")
         assert result.returncode == 0, result.stderr
         out = result.stdout
         assert "pulumi:pulumi:Stack" in out and "tiny-t" in out
@@ -124,11 +136,31 @@ class TestJsonContract:
         assert "vpcArn: output<unknown>" in out
 
 
+class TestInProcess:
+    """The tests' fast path runs the CLI's main in the test process: the same report, nothing left behind."""
+
+    def test_same_report_as_a_process(self) -> None:
+        fast, real = preview("--stack", "dev", "--json"), preview_cli("--stack", "dev", "--json")
+        assert (fast.returncode, fast.stdout, fast.stderr) == (real.returncode, real.stdout, real.stderr)
+
+    def test_leaves_path_directory_and_modules_as_they_were(self, tiny: Path) -> None:
+        import os
+        import sys
+
+        import components
+
+        path, cwd = list(sys.path), os.getcwd()
+        assert run_tiny(tiny).report["outputs"]["marker"] == "the tiny project's own components"
+        assert (sys.path, os.getcwd()) == (path, cwd)
+        assert sys.modules["components"] is components and not hasattr(components, "MARKER")
+
+
 class TestOtherProjects:
     """`--project-dir` runs any Pulumi Python project with its own config and its own modules."""
 
-    def test_own_components_package_is_used(self, tiny: Path) -> None:
-        report = run_tiny(tiny).report
+    @pytest.mark.parametrize("real", [False, True], ids=["in-process", "process"])
+    def test_own_components_package_is_used(self, tiny: Path, real: bool, tiny_process: CliResult) -> None:
+        report = (tiny_process if real else run_tiny(tiny)).report
         assert report["project"] == "tiny" and report["stack"] == "t"
         assert report["outputs"]["marker"] == "the tiny project's own components"
         assert res(report, "tiny:index:Pair")["custom"] is False
@@ -198,13 +230,14 @@ class TestFailures:
             import pulumi_aws as aws
             aws.ec2.get_vpc(default=True)
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t", "--json")
+        result = preview("--project-dir", project, "--stack", "t", "--json")
         assert result.returncode == 2
         assert result.stdout == ""
         assert result.stderr.strip().splitlines() == [
             "error: the offline preview cannot answer the invoke aws:ec2/getVpc:getVpc"]
 
-    def test_program_exception_is_one_line_with_location(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("real", [False, True], ids=["in-process", "process"])
+    def test_program_exception_is_one_line_with_location(self, tmp_path: Path, real: bool) -> None:
         project = write_project(tmp_path / "p", """
             import pulumi
 
@@ -213,14 +246,14 @@ class TestFailures:
 
             check(42)
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t")
+        result = (preview_cli if real else preview)("--project-dir", project, "--stack", "t")
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [
             "error: the program failed: ValueError: bad value 42 (at __main__.py:5)"]
 
     def test_syntax_error_points_at_the_file(self, tmp_path: Path) -> None:
         project = write_project(tmp_path / "p", "import pulumi\nx = (\n", {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t")
+        result = preview("--project-dir", project, "--stack", "t")
         assert result.returncode == 2
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("error: the program failed: SyntaxError: ") and line.endswith("(at __main__.py:2)")
@@ -232,7 +265,7 @@ class TestFailures:
             vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
             pulumi.export("x", vpc.cidr_block.apply(lambda c: 1 / 0))
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t", "--json")
+        result = preview("--project-dir", project, "--stack", "t", "--json")
         assert result.returncode == 2
         assert "ZeroDivisionError" in result.stderr and "Traceback" not in result.stderr
 
@@ -242,7 +275,7 @@ class TestFailures:
     ])
     def test_malformed_stack_file(self, tiny: Path, stack_yaml: str, fragment: str) -> None:
         (tiny / "Pulumi.t.yaml").write_text(stack_yaml)
-        result = preview_cli("--project-dir", tiny, "--stack", "t")
+        result = preview("--project-dir", tiny, "--stack", "t")
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and fragment in result.stderr
 
@@ -251,7 +284,7 @@ class TestFailures:
             import pulumi
             pulumi.export("ratio", float("nan"))
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t", "--json")
+        result = preview("--project-dir", project, "--stack", "t", "--json")
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.startswith("error: the report is not valid JSON")
 
@@ -260,7 +293,7 @@ class TestFailures:
             import pulumi
             raise pulumi.RunError("first line" + chr(10) + "second line")
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t")
+        result = preview("--project-dir", project, "--stack", "t")
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == ["error: first line second line"]
 
@@ -270,17 +303,17 @@ class TestFailures:
             aws.s3.Bucket("data")
             aws.s3.Bucket("data")
         """, {"aws:region": "us-east-1"})
-        result = preview_cli("--project-dir", project, "--stack", "t")
+        result = preview("--project-dir", project, "--stack", "t")
         assert result.returncode == 2
         assert "two resources have the same name: aws:s3/bucket:Bucket 'data'" in result.stderr
 
     def test_missing_stack_file(self, tiny: Path) -> None:
-        result = preview_cli("--project-dir", tiny, "--stack", "nope")
+        result = preview("--project-dir", tiny, "--stack", "nope")
         assert result.returncode == 2
         assert "Pulumi.nope.yaml: no config for stack 'nope'" in result.stderr
 
     def test_not_a_project(self, tmp_path: Path) -> None:
-        result = preview_cli("--project-dir", tmp_path, "--stack", "t")
+        result = preview("--project-dir", tmp_path, "--stack", "t")
         assert result.returncode == 2 and "no Pulumi.yaml" in result.stderr
 
 
@@ -305,13 +338,14 @@ class TestProjectConfig:
         cfg = load_project(tmp_path, "s").config
         assert cfg["demo:since"] == "2024-01-01" and json.loads(cfg["demo:t"]) == {"when": "2024-01-01"}
 
-    def test_entry_point_in_a_subdirectory(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("real", [False, True], ids=["in-process", "process"])
+    def test_entry_point_in_a_subdirectory(self, tmp_path: Path, real: bool) -> None:
         (tmp_path / "src").mkdir()
         (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nmain: src\n")
         (tmp_path / "src" / "__main__.py").write_text(
             "import sys, pulumi\npulumi.export('first', sys.path[0])\npulumi.export('second', sys.path[1])\n")
         (tmp_path / "Pulumi.s.yaml").write_text("config: {}\n")
-        result = preview_cli("--project-dir", tmp_path, "--stack", "s", "--json")
+        result = (preview_cli if real else preview)("--project-dir", tmp_path, "--stack", "s", "--json")
         assert result.returncode == 0, result.stderr
         assert result.report["outputs"] == {"first": str(tmp_path.resolve()), "second": str(tmp_path.resolve() / "src")}
 

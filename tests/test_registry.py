@@ -20,7 +20,7 @@ from components.registry import (
     lifecycle_policy,
 )
 from components.settings import Settings, SettingsError
-from tests.conftest import ROOT, UNKNOWN, Registered, run_main, simulate
+from tests.support import ROOT, UNKNOWN, Registered, run_main, simulate
 from tools.preview.child import ProgramFailed
 
 REPO = "aws:ecr/repository:Repository"

@@ -19,6 +19,7 @@ from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
+from tests.support import cached_clients
 from tools import run_task
 
 REGION = "us-east-1"
@@ -34,7 +35,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**6})
-        yield boto3.Session(region_name=REGION)
+        yield cached_clients(REGION)  # type: ignore[misc]
         state_manager.unset_transition("ecs::task")
 
 
@@ -119,21 +120,15 @@ def run(stack: dict[str, Any], *argv: str, script: list[Callable[[str], None]] |
     session = stack["session"]
     lines: list[str] = []
     container = Container(session, script or [])
-    real_client = session.client
-
-    def client(name: str, **kwargs: Any) -> Any:
-        c = real_client(name, **kwargs)
-        if name == "ecs" and record is not None:
-            c.meta.events.register("provide-client-params.ecs.RunTask",
-                                   lambda params, **_: record.append(dict(params)))
-        return c
-
-    session.client = client  # type: ignore[method-assign]
+    events = session.client("ecs").meta.events  # the client the tool gets: clients are shared (CachedClients)
+    if record is not None:
+        events.register("provide-client-params.ecs.RunTask", lambda params, **_: record.append(dict(params)),
+                        unique_id="record-run-task")
     try:
         code = run_task.main([name, "--outputs", str(stack["file"]), *argv], session=session,
                              sleep=container.sleep, out=lines.append)
     finally:
-        session.client = real_client  # type: ignore[method-assign]
+        events.unregister("provide-client-params.ecs.RunTask", unique_id="record-run-task")
     return code, lines, container
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import UNKNOWN, Registered, run_main, simulate, stack_settings
+from tests.support import UNKNOWN, Registered, run_main, simulate, stack_settings
 from tools.preview.child import ProgramFailed
 
 SERVICE = "aws:ecs/service:Service"

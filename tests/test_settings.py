@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.settings import FARGATE_MEMORY, RETENTION_DAYS, Settings, SettingsError
-from tests.conftest import ROOT, preview_cli, run_main, simulate
+from tests.support import ROOT, preview, preview_cli, run_main, simulate
 from tools.preview.child import ProgramFailed
 
 PUBLIC = {"public": "public.ecr.aws/docker/library/python:3.12-slim"}
@@ -227,7 +227,7 @@ class TestCliRejectsSettings:
     @pytest.mark.parametrize("data,path,fragment", CLI_INVALID, ids=[_id(c) for c in CLI_INVALID])
     def test_exit_2_one_line(self, data: dict[str, Any], path: str, fragment: str, project_copy: Any) -> None:
         directory = project_copy(data)
-        result = preview_cli("--project-dir", directory, "--stack", "t", "--json")
+        result = preview("--project-dir", directory, "--stack", "t", "--json")
         assert result.returncode == 2
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
@@ -235,6 +235,12 @@ class TestCliRejectsSettings:
         assert lines[0].startswith(f"error: settings: {path}:")
         assert fragment in lines[0]
         assert "Traceback" not in result.stderr
+
+    def test_a_real_process_says_the_same(self, project_copy: Any) -> None:
+        directory = project_copy({"services": [svc(memory=3000)]})
+        fast = preview("--project-dir", directory, "--stack", "t", "--json")
+        real = preview_cli("--project-dir", directory, "--stack", "t", "--json")
+        assert (real.returncode, real.stdout, real.stderr) == (fast.returncode, fast.stdout, fast.stderr) != (0, "", "")
 
 
 class TestValidSettings:

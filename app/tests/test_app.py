@@ -22,7 +22,8 @@ DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
 @pytest.fixture
 def server() -> Iterator[int]:
     srv = make_server(0, host="127.0.0.1")
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to notice, half a second at the default.
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield srv.server_address[1]
     srv.shutdown()

@@ -6,11 +6,13 @@ Exit status: 0 no mandatory violation; 1 mandatory violations; 2 the program or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_program(project_dir: Path, stack: str, mode: str) -> dict[str, Any]:
-    """Run the project's program in a child process under mocks; return its report (without policy/cost)."""
+def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = False) -> dict[str, Any]:
+    """Run the project's program in a child process under mocks; return its report (without policy/cost).
+
+    `in_process` runs it in this process instead (the tests' fast path: no interpreter start, the SDK
+    already imported), with the same isolation of the project's own modules (see `_isolated`).
+    """
     try:
         project = load_project(project_dir, stack)
     except ProjectError as exc:
@@ -51,21 +57,86 @@ def run_program(project_dir: Path, stack: str, mode: str) -> dict[str, Any]:
     job = {"directory": str(project.directory), "main": str(project.main), "project": project.name,
            "stack": stack, "mode": mode, "config": project.config, "secretKeys": list(project.secret_keys),
            "region": region, "account": account}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
-    with tempfile.TemporaryDirectory(prefix="pf-preview-") as tmp:
-        job_file, result_file = Path(tmp, "job.json"), Path(tmp, "result.json")
-        job_file.write_text(json.dumps(job))
-        proc = subprocess.run([sys.executable, str(CHILD), str(job_file), str(result_file)],
-                              cwd=project.directory, env=env, stdin=subprocess.DEVNULL,
-                              stdout=sys.stderr.fileno(), check=False)
-        if not result_file.is_file():
-            raise PreviewFailed(f"the program's process ended with status {proc.returncode} before reporting")
-        result = json.loads(result_file.read_text())
+    if in_process:
+        result = _run_in_process(job, project.directory, project.main)
+    else:
+        result = _run_child(job, project.directory)
     if not result["ok"]:
         raise PreviewFailed(result["error"])
     return {"project": project.name, "stack": stack, "mode": mode, "resources": result["resources"],
             "outputs": result["outputs"], "violations": [], "notes": result["notes"],
             "_region": region, "_config": project.config}
+
+
+def _run_child(job: dict[str, Any], directory: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
+    with tempfile.TemporaryDirectory(prefix="pf-preview-") as tmp:
+        job_file, result_file = Path(tmp, "job.json"), Path(tmp, "result.json")
+        job_file.write_text(json.dumps(job))
+        proc = subprocess.run([sys.executable, str(CHILD), str(job_file), str(result_file)],
+                              cwd=directory, env=env, stdin=subprocess.DEVNULL,
+                              stdout=sys.stderr.fileno(), check=False)
+        if not result_file.is_file():
+            raise PreviewFailed(f"the program's process ended with status {proc.returncode} before reporting")
+        return json.loads(result_file.read_text())
+
+
+def _run_in_process(job: dict[str, Any], directory: Path, main: Path) -> dict[str, Any]:
+    from tools.preview import child
+
+    with _isolated(directory, main), contextlib.redirect_stdout(sys.stderr):
+        # The child's result goes through JSON: the same values, no shared objects, as from a process.
+        return json.loads(json.dumps(child.run(job)))
+
+
+@contextlib.contextmanager
+def _isolated(directory: Path, main: Path) -> Iterator[None]:
+    """What a child process gives for free: this process's path, directory and modules back as they were,
+    and the project's own modules (a `components` package of its own) in place of ours while it runs.
+
+    A module already imported from the same file the project would import (our own code, reached
+    through a symlink) is kept, so it is not imported again for every run.
+    """
+    path, cwd, before = list(sys.path), os.getcwd(), set(sys.modules)
+    roots = {directory.resolve(), main.parent.resolve()}
+    names = {entry.stem if entry.suffix == ".py" else entry.name
+             for root in roots for entry in root.iterdir() if entry.suffix == ".py" or entry.is_dir()} - {"__main__"}
+    stashed = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in names and not _same_source(module, roots):
+            stashed[name] = sys.modules.pop(name)
+    try:
+        yield
+    finally:
+        for name in set(sys.modules) - before:
+            module = sys.modules[name]
+            if name.split(".")[0] in names and not _under(module, REPO):
+                del sys.modules[name]
+        sys.modules.update(stashed)
+        sys.path[:] = path
+        os.chdir(cwd)
+
+
+def _source(module: Any) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if file else None
+
+
+def _under(module: Any, root: Path) -> bool:
+    source = _source(module)
+    return source is not None and source.is_relative_to(root.resolve())
+
+
+def _same_source(module: Any, roots: set[Path]) -> bool:
+    """True when the project would import this very file (its directory links to ours)."""
+    source = _source(module)
+    if source is None:
+        return False
+    for root in roots:
+        for candidate in root.iterdir():
+            if candidate.is_dir() and source.is_relative_to(candidate.resolve()):
+                return True
+    return False
 
 
 def _allowed_account(value: str | None) -> str | None:
@@ -77,9 +148,9 @@ def _allowed_account(value: str | None) -> str | None:
     return str(ids[0]) if isinstance(ids, list) and ids else None
 
 
-def build_report(args: argparse.Namespace) -> dict[str, Any]:
+def build_report(args: argparse.Namespace, *, in_process: bool = False) -> dict[str, Any]:
     """The full `--json` document: program run, policy evaluation and cost estimate."""
-    report = run_program(args.project_dir, args.stack, args.mode)
+    report = run_program(args.project_dir, args.stack, args.mode, in_process=in_process)
     region, config = report.pop("_region"), report.pop("_config")
     try:
         policy_config = policies.load_policy_config(Path(args.project_dir).resolve(), args.stack, args.policy_config)
@@ -102,11 +173,11 @@ def _cost_assumptions(config: dict[str, str]) -> dict[str, Any]:
         return CostSettings().model_dump(by_alias=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
+    """Entry point; returns the exit status. `in_process` runs the program here (tests), not in a child."""
     args = parse_args(argv)
     try:
-        report = build_report(args)
+        report = build_report(args, in_process=in_process)
         text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except PreviewFailed as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

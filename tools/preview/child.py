@@ -165,8 +165,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "inputs": struct_to_json(request.object),
             "id": rid,
             "outputs": outputs,
-            "propertyDependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            "dependencies": list(request.dependencies),
+            # The SDK gathers dependencies in sets, whose order changes from process to process: sorted,
+            # two runs of one program give the same report byte for byte.
+            "propertyDependencies": {k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
+            "dependencies": sorted(request.dependencies),
             "protect": bool(request.protect) if request.HasField("protect") else False,
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
         })
