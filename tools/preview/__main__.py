@@ -101,9 +101,14 @@ def _run_child(job: dict[str, Any], directory: Path, python: str) -> dict[str, A
     with tempfile.TemporaryDirectory(prefix="pf-preview-") as tmp:
         job_file, result_file = Path(tmp, "job.json"), Path(tmp, "result.json")
         job_file.write_text(json.dumps(job))
+        try:
+            prints: Any = sys.stderr.fileno()  # the program's prints go to stderr as it makes them
+        except (OSError, ValueError):  # stderr is not a file (the tests' in-process runs): pass them on after
+            prints = subprocess.PIPE
         proc = subprocess.run([python, str(CHILD), str(job_file), str(result_file)],
-                              cwd=directory, env=env, stdin=subprocess.DEVNULL,
-                              stdout=sys.stderr.fileno(), check=False)
+                              cwd=directory, env=env, stdin=subprocess.DEVNULL, stdout=prints, check=False)
+        if prints == subprocess.PIPE and proc.stdout:
+            sys.stderr.write(proc.stdout.decode(errors="replace"))
         if not result_file.is_file():
             raise PreviewFailed(f"the program's process ended with status {proc.returncode} before reporting")
         return json.loads(result_file.read_text())
@@ -218,10 +223,11 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
     args = parse_args(argv)
     try:
         report = build_report(args, in_process=in_process)
-        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except PreviewFailed as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    try:
+        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except ValueError as exc:  # a NaN or infinity in an output: not JSON, so not a report
         print(f"error: the report is not valid JSON: {exc}", file=sys.stderr)
         return 2

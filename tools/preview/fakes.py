@@ -134,6 +134,8 @@ class Cloud:
         prefix = ID_PREFIXES.get(rtype) if module in EC2_MODULES else None
         physical = inputs.get("name") or inputs.get("bucket") or f"{name}-{digest[:7]}"
         rid = f"{prefix}-{digest[:17]}" if prefix else str(physical)
+        if (module, rtype) in _GENERATED_IDS:
+            rid = _base36(int(digest[:16], 16))[:10]
         counts = list_counts(typ, inputs, custom)
         maker = Maker(self, f"{typ}::{name}", module, rtype, str(physical), rid, counts=counts)
         out: dict[str, Any] = {}
@@ -221,6 +223,20 @@ def _coerced(value: Any, hint: Any) -> Any:
     if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+#: Resources whose id AWS generates as 10 lowercase letters and digits (`a1b2c3d4e5`), not their name.
+_GENERATED_IDS = {("apigateway", "RestApi"), ("apigatewayv2", "Api"), ("apigateway", "Deployment"),
+                  ("apigatewayv2", "Deployment"), ("appsync", "GraphQLApi")}
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while number:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+    return out.rjust(10, "0")
 
 
 def _digest(text: str) -> str:

@@ -110,8 +110,9 @@ class PreviewMocks(pulumi_mocks.Mocks):
             if token is None:
                 continue
             refs = []
-            for suffix in ([f"-{i}" for i in range(counts.get(prop.name, counts[""]))] if many else [""]):
-                child = f"{name}-{prop.name}{suffix}"
+            children = [f"{name}-{prop.name}-{i}" for i in range(counts.get(prop.name, counts[""]))] if many \
+                else [name]  # named as the component's provider names its one child of a kind
+            for child in children:
                 urn = self.monitor.make_urn(parent, token, child)
                 rid, state = self.cloud.computed_outputs(token, child, {})
                 self.monitor.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, rid, state)

@@ -157,7 +157,7 @@ class Maker:
         if known:
             return f"{ID_PREFIXES[known]}-{d[:17]}"
         if entity.endswith(("HostedZone", "Zone")):
-            return "Z" + base64.b32encode(bytes.fromhex(d[:20])).decode()[:20]
+            return "Z" + base64.b32encode(bytes.fromhex(d[:20])).decode()[:13]
         if entity.endswith(("Key", "KmsKey")):
             return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
         if entity in ("Owner", "Account", "Registry"):
@@ -283,6 +283,8 @@ class Maker:
             return "offline-preview-password"
         if low.endswith("uri") and self.module == "ecr":
             return f"{c.account}.dkr.ecr.{region}.{dns}/{n}@sha256:{d}{d[:24]}"
+        if low.endswith("url") and self.module == "ecr":
+            return f"{c.account}.dkr.ecr.{region}.{dns}/{n}"
         if name == "proxyEndpoint":
             return f"https://{c.account}.dkr.ecr.{region}.{dns}"
         if name == "data" or "certificateauthority" in low or low.endswith("pem"):
