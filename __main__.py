@@ -1,4 +1,4 @@
-"""private-fargate: validated settings -> components -> the stack outputs contract (DESIGN.md)."""
+"""private-fargate: validated settings -> components -> the stack outputs contract (README, "Stack outputs")."""
 
 import pulumi
 
@@ -9,11 +9,11 @@ from components.context import StackContext
 from components.job import FargateJob
 from components.mesh import ServiceMesh, ServiceMeshArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
+from components.platform import WorkloadArgs, WorkloadPlatform
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
-from components.service import FargateService, ServiceArgs
-from components.settings import Settings
+from components.service import FargateService
 from components.storage import OutputBucket, OutputBucketArgs
-from components.workload import WorkloadArgs
+from settings import Settings
 
 settings = Settings.load()
 for note in settings.notes:
@@ -31,33 +31,24 @@ cluster = FargateCluster("cluster", cluster_args)
 access_logs = (AccessLogBucket("access-logs", AccessLogBucketArgs(
     context, retention_days=settings.logs.retention_days, protect=settings.protect, tags=settings.stack_tags))
     if any(s.load_balancer and s.load_balancer.access_logs for s in settings.services) else None)
-
-
-def workload_args(workload):
-    """What a job or service needs from the rest of the stack."""
-    image = images.images[workload.name]
-    return WorkloadArgs(
-        context=context, workload=workload, image=image, cluster_name=cluster.name, vpc_id=network.vpc_id,
-        vpc_cidr=network.vpc_cidr, subnet_ids=network.private_subnet_ids, s3_prefix_list_id=network.s3_prefix_list_id,
-        output_bucket=bucket.name if bucket else None,
-        exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
-        internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
-        log_kms_key_arn=settings.logs.kms_key_arn,
-        image_resource=registry.images.get(image.build.tag) if image.build else None,
-        protect=settings.protect, tags=settings.stack_tags)
-
-
-jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn, cluster=cluster)
-        for job in settings.jobs}
 mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
     context, network.vpc_id, {s.name: s.port for s in settings.services if s.port}, settings.stack_tags))
     if settings.services else None)
-service_args = ServiceArgs(cluster_arn=cluster.arn, cluster=cluster, access_logs=access_logs,
-                           namespace_arn=cluster.namespace_arn,
-                           mesh_security_group_id=mesh.security_group_id if mesh else None,
-                           public_subnet_ids=network.public_subnet_ids,
-                           access_log_bucket=access_logs.name if access_logs else None)
-services = {svc.name: FargateService(f"service-{svc.name}", workload_args(svc), service_args)
+
+platform = WorkloadPlatform(
+    context=context, cluster_name=cluster.name, cluster_arn=cluster.arn, vpc_id=network.vpc_id,
+    vpc_cidr=network.vpc_cidr, subnet_ids=network.private_subnet_ids, s3_prefix_list_id=network.s3_prefix_list_id,
+    output_bucket=bucket.name if bucket else None,
+    exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
+    internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
+    log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
+    cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
+    mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
+    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None)
+
+jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
+        for job in settings.jobs}
+services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(platform, svc, images.images[svc.name]))
             for svc in settings.services}
 if settings.alerts:
     Alerts("alerts", AlertsArgs(

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 
 from components.context import StackContext
 from components.naming import physical_name
-from components.settings import LoadBalancerSettings
+from settings import LoadBalancerSettings
 
 #: TLS 1.3 and 1.2 only, forward secrecy: AWS's recommended policy for new listeners.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

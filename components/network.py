@@ -21,8 +21,8 @@ import pulumi_aws as aws
 from components.context import StackContext
 from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
-from components.settings import ExistingNetwork, Settings
-from components.settings_errors import SettingsError
+from settings import ExistingNetwork, Settings
+from settings.errors import SettingsError
 
 #: Interface endpoints every private Fargate task needs: image manifest (ecr.api), image pull
 #: (ecr.dkr) and the awslogs driver (logs). S3 (layers) is a gateway endpoint, added separately.

@@ -26,8 +26,8 @@ import pulumi_awsx as awsx
 from components.context import StackContext
 from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
-from components.settings import BuildSettings, Settings, WorkloadSettings
-from components.settings_errors import SettingsError
+from settings import BuildSettings, Settings, WorkloadSettings
+from settings.errors import SettingsError
 
 #: Actions that pull an image from a repository.
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components.context import StackContext
 from components.naming import output_bucket_name
-from components.settings import Settings
+from settings import Settings
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def project_copy(tmp_path: Path) -> Callable[..., Path]:
     def _make(settings: dict[str, Any], region: str = "us-east-1") -> Path:
         for name in ("Pulumi.yaml", "__main__.py"):
             (tmp_path / name).write_text((ROOT / name).read_text())
-        for linked in ("components", "app"):
+        for linked in ("components", "settings", "app"):
             if (ROOT / linked).exists():
                 (tmp_path / linked).symlink_to(ROOT / linked)
         config = {"aws:region": region, **{f"{NAMESPACE}:{k}": v for k, v in settings.items()}}

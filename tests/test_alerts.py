@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 from tests.support import Registered, run_main, simulate, stack_settings
 
 ACCOUNT = "123456789012"

@@ -11,8 +11,8 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from components.compose import duration_seconds, fargate_size, size_mib
-from components.settings import Settings, SettingsError
+from settings import Settings, SettingsError
+from settings.compose import duration_seconds, fargate_size, size_mib
 from tests.support import ROOT, preview
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"

@@ -19,7 +19,7 @@ from components.registry import (
     context_hash,
     lifecycle_policy,
 )
-from components.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 from tests.support import ROOT, UNKNOWN, Registered, run_main, simulate
 from tools.preview.child import ProgramFailed
 

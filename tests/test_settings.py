@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import FARGATE_MEMORY, RETENTION_DAYS, Settings, SettingsError
+from settings import FARGATE_MEMORY, RETENTION_DAYS, Settings, SettingsError
 from tests.support import ROOT, preview, preview_cli, run_main, simulate
 from tools.preview.child import ProgramFailed
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components.naming import physical_name
-from components.schedules import parse_schedule, runs_per_month
+from settings.schedules import parse_schedule, runs_per_month
 
 PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
 UNKNOWN = "<unknown>"

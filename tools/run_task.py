@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.settings_base import FARGATE_MEMORY
+from settings.base import FARGATE_MEMORY
 
 EXIT_NOT_RUN = 125
 EXIT_TIMEOUT = 124

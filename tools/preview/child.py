@@ -282,6 +282,9 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
             raise ProgramFailed(message, monitor.records) from exc
     finally:
         _drain(loop)
+        # A failed program leaves futures whose errors it already reported in one line; when they are
+        # collected later, asyncio would print each again with a traceback.
+        loop.set_exception_handler(lambda _loop, _context: None)
         loop.close()
         asyncio.set_event_loop(None)
     return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages,

@@ -9,13 +9,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.schedules import parse_schedule
-from components.settings_base import (
+from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique
+from settings.errors import OFFLINE_SECRET, SettingError
+from settings.patterns import (
     ABS_PATH,
     ACM_ARN,
     ENV_NAME,
-    FARGATE_MEMORY,
-    OFFLINE_SECRET,
     PRIVATE_ECR_URI,
     PUBLIC_IMAGE,
     SECRET_ARN,
@@ -23,12 +22,8 @@ from components.settings_base import (
     SSM_ARN,
     URL_PATH,
     WORKLOAD_NAME,
-    EnvValue,
-    Model,
-    Port,
-    check_unique,
 )
-from components.settings_errors import SettingError
+from settings.schedules import parse_schedule
 
 
 class BuildSettings(Model):
@@ -220,6 +215,11 @@ class WorkloadSettings(Model):
         return self
 
     @property
+    def container_ports(self) -> list[int]:
+        """The TCP ports the container listens on for others (none for a job)."""
+        return []
+
+    @property
     def memory_mib(self) -> int:
         """Task memory in MiB (the default is the smallest size valid with `cpu`)."""
         assert self.memory is not None
@@ -288,6 +288,11 @@ class ServiceSettings(WorkloadSettings):
     load_balancer: LoadBalancerSettings | None = None
     autoscaling: AutoscalingSettings | None = None
     wait_for_steady_state: bool = False
+
+    @property
+    def container_ports(self) -> list[int]:
+        """The service's port, when it has one."""
+        return [self.port] if self.port is not None else []
 
     @model_validator(mode="after")
     def _service_rules(self) -> ServiceSettings:

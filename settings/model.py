@@ -1,17 +1,16 @@
 """The stack settings: every key of `private-fargate:*` in Pulumi.<stack>.yaml, validated once.
 
-Defaults live here and only here. `Settings.load()` reads `pulumi.Config("private-fargate")`,
-rejects unknown keys and bad values with one line naming the key path (see settings_errors), and
-does so before any resource is registered, so a typo never half-registers a stack.
+Defaults live in the settings models and only there. `Settings.load()` reads the stack's config
+(settings/source.py), rejects unknown keys and bad values with one line naming the key path (see
+settings/errors.py), and does so before any resource is registered, so a typo never half-registers
+a stack.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pulumi
 from pydantic import (
@@ -23,194 +22,24 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
-from components import compose
-from components.settings_base import (
-    ECR_REPO_NAME,
-    EMAIL,
-    EXTRA_ENDPOINTS,
-    FARGATE_MEMORY,
-    PRIVATE_ECR_URI,
-    RETENTION_DAYS,
-    RTB_ID,
-    SECRET_ARN,
-    SNS_TOPIC_ARN,
-    SUBNET_ID,
-    TAG_KEY,
-    VPC_ID,
-    Model,
-    check_kms,
-    check_kms_key,
-    check_retention,
-    check_unique,
-    partition_of,
-    scalar_to_str,
+from settings import compose
+from settings.base import Model, partition_of, scalar_to_str
+from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
+from settings.patterns import PRIVATE_ECR_URI, TAG_KEY
+from settings.source import read_namespace
+from settings.stack import (
+    AlertsSettings,
+    ComposeSettings,
+    CostSettings,
+    LogsSettings,
+    NetworkSettings,
+    OutputBucketSettings,
+    RepositorySettings,
 )
-from components.settings_errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
-from components.settings_workloads import (
-    AutoscalingSettings,
-    BuildSettings,
-    CapacityMix,
-    EgressRule,
-    HealthCheckSettings,
-    ImageSettings,
-    JobSettings,
-    LoadBalancerSettings,
-    ServiceSettings,
-    WorkloadSettings,
-)
+from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
-
-#: The settings API in one place: components import these names from here.
-__all__ = [
-    "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AlertsSettings",
-    "AutoscalingSettings",
-    "BuildSettings", "CapacityMix", "ComposeSettings", "CostSettings", "EgressRule", "ExistingNetwork",
-    "HealthCheckSettings",
-    "ImageSettings", "JobSettings", "LoadBalancerSettings", "LogsSettings", "NetworkSettings",
-    "OutputBucketSettings", "RepositorySettings", "ServiceSettings", "SettingError", "Settings", "SettingsError",
-    "WorkloadSettings", "partition_of", "read_namespace",
-]
-
-
-class ExistingNetwork(Model):
-    """A VPC the team already has: only endpoints and their security group are created in it."""
-
-    vpc_id: str = Field(pattern=VPC_ID)
-    private_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID)]] = Field(min_length=1)
-    private_route_table_ids: list[Annotated[str, Field(pattern=RTB_ID)]] = Field(min_length=1)
-
-
-class NetworkSettings(Model):
-    """`network`: the VPC, its private subnets and the endpoints that replace an internet route."""
-
-    cidr: str = "10.0.0.0/16"
-    az_count: int = Field(2, ge=1, le=6)
-    endpoint_az_count: int | None = Field(None, ge=1, le=6)
-    extra_endpoints: list[Literal[EXTRA_ENDPOINTS]] = []  # type: ignore[valid-type]
-    egress: Literal["none", "nat"] = "none"
-    s3_endpoint_policy: Literal["restricted", "open"] = "restricted"
-    flow_log_retention_days: int = 30
-    existing: ExistingNetwork | None = None
-
-    _check_flow_retention = field_validator("flow_log_retention_days")(check_retention)
-
-    @field_validator("cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16 ({exc})") from None
-        if not 16 <= net.prefixlen <= 24:
-            raise ValueError("the prefix must be from /16 to /24")
-        if (net.is_loopback or net.is_multicast or net.is_link_local or net.is_reserved
-                or net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8"))):
-            raise ValueError("AWS does not allow this range for a VPC; use a private range such as 10.0.0.0/16")
-        return str(net)
-
-    _unique_endpoints = field_validator("extra_endpoints")(check_unique)
-
-    @model_validator(mode="after")
-    def _az_rules(self) -> NetworkSettings:
-        subnets = self.subnet_count
-        if self.endpoint_az_count is not None and self.endpoint_az_count > subnets:
-            what = "existing.privateSubnetIds" if self.existing else "azCount"
-            raise SettingError("endpointAzCount",
-                               f"{self.endpoint_az_count} is more than {what} ({subnets}); allowed: 1..{subnets}")
-        if self.existing is not None:
-            if "cidr" not in self.model_fields_set:
-                raise SettingError("cidr", "required with network.existing: the existing VPC's CIDR "
-                                           "(the endpoint security group admits 443 from it)")
-            for key in ("az_count", "egress"):
-                if key in self.model_fields_set:
-                    raise SettingError(to_camel(key), "not used with network.existing: the subnets and "
-                                                      "routes of an existing VPC are not managed here")
-        return self
-
-    @property
-    def subnet_count(self) -> int:
-        """How many private subnets the tasks use."""
-        return len(self.existing.private_subnet_ids) if self.existing else self.az_count
-
-    @property
-    def endpoint_subnet_count(self) -> int:
-        """How many private subnets hold an interface endpoint ENI."""
-        return self.endpoint_az_count or self.subnet_count
-
-
-class RepositorySettings(Model):
-    """`repository`: the stack's ECR repository and its retention rules."""
-
-    name: str | None = Field(None, min_length=2, max_length=256, pattern="^" + ECR_REPO_NAME + "$")
-    keep_images: int = Field(20, ge=1, le=10000)
-    untagged_expiry_days: int = Field(7, ge=1)
-    kms_key_arn: str | None = None
-    docker_hub_credential_arn: str | None = None
-
-    _kms = field_validator("kms_key_arn")(check_kms)
-
-    @field_validator("docker_hub_credential_arn")
-    @classmethod
-    def _credential(cls, value: str | None) -> str | None:
-        if value is None or value == OFFLINE_SECRET:
-            return value
-        m = SECRET_ARN.match(value)
-        if not m:
-            raise ValueError("expected a Secrets Manager secret ARN")
-        if not m.group(2).startswith("ecr-pullthroughcache/"):
-            raise ValueError("ECR only accepts secrets whose name starts with 'ecr-pullthroughcache/'")
-        return value
-
-
-class LogsSettings(Model):
-    """`logs`: CloudWatch log groups of the workloads."""
-
-    retention_days: int = 30
-    kms_key_arn: str | None = None
-
-    _retention = field_validator("retention_days")(check_retention)
-    _kms = field_validator("kms_key_arn")(check_kms_key)
-
-
-class OutputBucketSettings(Model):
-    """`outputBucket`: the S3 bucket where jobs write their results."""
-
-    enabled: bool = True
-    versioning: bool = True
-    expire_after_days: int | None = Field(None, ge=1)
-
-
-class CostSettings(Model):
-    """`cost`: usage assumptions behind the monthly estimate."""
-
-    image_storage_gb: float = Field(1, ge=0)
-    log_ingest_gb_per_month: float = Field(1, ge=0)
-    endpoint_data_gb_per_month: float = Field(10, ge=0)
-
-
-
-class ComposeSettings(Model):
-    """`compose`: workloads from a docker-compose file (components/compose.py maps them)."""
-
-    file: str = Field(min_length=1)
-    jobs: list[str] = []
-    secrets: dict[str, str] = {}
-
-
-class AlertsSettings(Model):
-    """`alerts`: where failed jobs, rolled-back deployments and alarms are sent."""
-
-    email: list[Annotated[str, Field(pattern=EMAIL)]] = []
-    sns_topic_arn: str | None = Field(None, pattern=SNS_TOPIC_ARN)
-
-    @model_validator(mode="after")
-    def _somewhere(self) -> AlertsSettings:
-        if not self.email and self.sns_topic_arn is None:
-            raise ValueError("give email addresses, snsTopicArn or both")
-        return self
 
 
 class Settings(Model):
@@ -402,35 +231,3 @@ class Settings(Model):
         return cls.from_dict(data, project=pulumi.get_project(), stack=pulumi.get_stack(), region=region,
                              base_dir=base_dir if base_dir is not None else Path.cwd(),
                              secret_keys=secret_keys)
-
-
-def read_namespace(namespace: str) -> tuple[dict[str, Any], frozenset[str]]:
-    """Every `<namespace>:<key>` config value, structured values parsed, and which keys are secret.
-
-    pulumi.Config can only fetch keys it is asked for; listing them all is what lets a mistyped
-    top-level key be reported instead of silently ignored.
-    """
-    from pulumi.runtime import config as runtime_config
-
-    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    data: dict[str, Any] = {}
-    secret: set[str] = set()
-    prefix = namespace + ":"
-    for full_key in sorted(raw):
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key[len(prefix):]
-        value = runtime_config.get_config(full_key)
-        if runtime_config.is_config_secret(full_key):
-            secret.add(key)
-        data[key] = _parse_config_value(value)
-    return data, frozenset(secret)
-
-
-def _parse_config_value(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
