@@ -6,6 +6,7 @@ from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
+from components.contract import OUTPUTS_VERSION, export_outputs
 from components.job import FargateJob
 from components.mesh import ServiceMesh, ServiceMeshArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
@@ -59,19 +60,13 @@ if settings.alerts:
                   for s in settings.services],
         tags=settings.stack_tags))
 
-pulumi.export("outputsVersion", 1)
-pulumi.export("region", context.region)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("vpcCidr", network.vpc_cidr)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("publicSubnetIds", network.public_subnet_ids)
-pulumi.export("privateRouteTableIds", network.private_route_table_ids)
-pulumi.export("endpointSecurityGroupId", network.endpoint_security_group_id)
-pulumi.export("vpcEndpoints", network.endpoint_ids)
-pulumi.export("repositoryName", settings.repository_name)
-pulumi.export("repositoryUrl", images.repository_url)
-pulumi.export("clusterName", cluster.name)
-pulumi.export("clusterArn", cluster.arn)
-pulumi.export("outputBucketName", bucket.name if bucket else None)
-pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})
-pulumi.export("services", {name: service.outputs for name, service in services.items()})
+export_outputs({
+    "outputsVersion": OUTPUTS_VERSION, "region": context.region, "vpcId": network.vpc_id, "vpcCidr": network.vpc_cidr,
+    "privateSubnetIds": network.private_subnet_ids, "publicSubnetIds": network.public_subnet_ids,
+    "privateRouteTableIds": network.private_route_table_ids,
+    "endpointSecurityGroupId": network.endpoint_security_group_id, "vpcEndpoints": network.endpoint_ids,
+    "repositoryName": settings.repository_name, "repositoryUrl": images.repository_url,
+    "clusterName": cluster.name, "clusterArn": cluster.arn, "outputBucketName": bucket.name if bucket else None,
+    "jobs": {name: job.outputs for name, job in jobs.items()},
+    "services": {name: service.outputs for name, service in services.items()},
+})

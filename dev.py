@@ -8,6 +8,7 @@
     python3 dev.py lock [--upgrade | --upgrade-package NAME ...]   re-lock after changing a *.in file
     python3 dev.py verify                         the installed packages are exactly the locked ones
     python3 dev.py audit                          pip-audit of every lock (needs the vulnerability services)
+    python3 dev.py docs                           regenerate the README's settings and outputs tables
 
 The first call creates .venv and installs requirements-dev.txt, the hash-checked lock of the
 program, the policy pack and the development tools; later calls reuse it and rebuild it only when
@@ -273,6 +274,8 @@ def main(argv: list[str]) -> int:
             return 0
         if command == "audit":
             return audit()
+        if command == "docs":
+            return run("-m", "tools.docs", "--write")
     except SetupError as exc:
         say(str(exc))
         return 2

@@ -99,3 +99,9 @@ def check_kms_key(value: str | None) -> str | None:
         raise ValueError("expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); CloudWatch Logs "
                          "does not take aliases")
     return value
+
+
+def shown(text: str) -> dict[str, str]:
+    """`json_schema_extra` for a default the README shows as text (it is computed, or absence means something)."""
+    return {"shownDefault": text}
+

@@ -45,18 +45,21 @@ NAMESPACE = "private-fargate"
 class Settings(Model):
     """All keys of the `private-fargate` namespace, plus the project, stack and region they apply to."""
 
-    network: NetworkSettings = NetworkSettings()
-    repository: RepositorySettings = RepositorySettings()
-    logs: LogsSettings = LogsSettings()
-    output_bucket: OutputBucketSettings = OutputBucketSettings()
-    protect: bool = True
+    network: NetworkSettings = Field(NetworkSettings(), description="the VPC and its endpoints")
+    repository: RepositorySettings = Field(RepositorySettings(), description="the stack's ECR repository")
+    logs: LogsSettings = Field(LogsSettings(), description="the workloads' log groups")
+    output_bucket: OutputBucketSettings = Field(OutputBucketSettings(), description="the results bucket")
+    protect: bool = Field(True, description=(
+        "protect and retain stateful resources (repository, bucket, log groups); the dev stack sets `false`"))
     tags: dict[Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_KEY)],
-               Annotated[str, BeforeValidator(scalar_to_str), Field(max_length=256)]] = {}
-    cost: CostSettings = CostSettings()
-    services: list[ServiceSettings] = []
-    jobs: list[JobSettings] = []
-    compose: ComposeSettings | None = None
-    alerts: AlertsSettings | None = None
+               Annotated[str, BeforeValidator(scalar_to_str), Field(max_length=256)]] = Field({}, description=(
+        "extra tags on every taggable resource; `project` and `stack` are always set (and reserved)"))
+    cost: CostSettings = Field(CostSettings(), description="usage assumptions of the cost estimate")
+    services: list[ServiceSettings] = Field([], description="long-running workloads (keys below)")
+    jobs: list[JobSettings] = Field([], description="scheduled or on-demand tasks (keys below)")
+    compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
+    alerts: AlertsSettings | None = Field(None, description=(
+        "failed jobs, rolled-back deployments, missed runs, thin services"))
 
     _project: str = PrivateAttr("private-fargate")
     _stack: str = PrivateAttr("dev")

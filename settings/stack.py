@@ -10,11 +10,13 @@ from pydantic.alias_generators import to_camel
 
 from settings.base import (
     EXTRA_ENDPOINTS,
+    RETENTION_DAYS,
     Model,
     check_kms,
     check_kms_key,
     check_retention,
     check_unique,
+    shown,
 )
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.patterns import ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPIC_ARN, SUBNET_ID, VPC_ID
@@ -23,22 +25,32 @@ from settings.patterns import ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPI
 class ExistingNetwork(Model):
     """A VPC the team already has: only endpoints and their security group are created in it."""
 
-    vpc_id: str = Field(pattern=VPC_ID)
-    private_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID)]] = Field(min_length=1)
-    private_route_table_ids: list[Annotated[str, Field(pattern=RTB_ID)]] = Field(min_length=1)
+    vpc_id: str = Field(pattern=VPC_ID, description="the VPC's id")
+    private_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID)]] = Field(
+        min_length=1, description="the private subnets tasks run in")
+    private_route_table_ids: list[Annotated[str, Field(pattern=RTB_ID)]] = Field(
+        min_length=1, description="their route tables (the S3 gateway endpoint is attached to them)")
 
 
 class NetworkSettings(Model):
     """`network`: the VPC, its private subnets and the endpoints that replace an internet route."""
 
-    cidr: str = "10.0.0.0/16"
-    az_count: int = Field(2, ge=1, le=6)
-    endpoint_az_count: int | None = Field(None, ge=1, le=6)
-    extra_endpoints: list[Literal[EXTRA_ENDPOINTS]] = []  # type: ignore[valid-type]
-    egress: Literal["none", "nat"] = "none"
-    s3_endpoint_policy: Literal["restricted", "open"] = "restricted"
-    flow_log_retention_days: int = 30
-    existing: ExistingNetwork | None = None
+    cidr: str = Field("10.0.0.0/16", description=(
+        "VPC CIDR, prefix /16 to /24. Split into 16 blocks: private subnet *i* takes block *i*, public subnet "
+        "*i* block 8+*i*"))
+    az_count: int = Field(2, ge=1, le=6, description="private subnets, one per AZ (1..6); a load balancer needs 2")
+    endpoint_az_count: int | None = Field(None, ge=1, le=6, json_schema_extra=shown("`azCount`"), description=(
+        "subnets that hold interface endpoint ENIs; 1 saves money, tasks in other AZs still resolve them"))
+    extra_endpoints: list[Literal[EXTRA_ENDPOINTS]] = Field(  # type: ignore[valid-type]
+        [], description="more endpoints, from: " + ", ".join(EXTRA_ENDPOINTS) + " (dynamodb is a gateway)")
+    egress: Literal["none", "nat"] = Field("none", description=(
+        "`none`: no route out of the VPC; `nat`: one NAT gateway (costed alternative)"))
+    s3_endpoint_policy: Literal["restricted", "open"] = Field("restricted", description=(
+        "`restricted`: the S3 gateway endpoint reaches only the ECR layer bucket and this stack's buckets; "
+        "`open`: all of S3"))
+    flow_log_retention_days: int = Field(30, description="retention of the VPC flow log group (CloudWatch values)")
+    existing: ExistingNetwork | None = Field(None, description=(
+        "adopt a VPC; only endpoints are created. Needs `network.cidr` set to that VPC's CIDR"))
 
     _check_flow_retention = field_validator("flow_log_retention_days")(check_retention)
 
@@ -89,11 +101,14 @@ class NetworkSettings(Model):
 class RepositorySettings(Model):
     """`repository`: the stack's ECR repository and its retention rules."""
 
-    name: str | None = Field(None, min_length=2, max_length=256, pattern="^" + ECR_REPO_NAME + "$")
-    keep_images: int = Field(20, ge=1, le=10000)
-    untagged_expiry_days: int = Field(7, ge=1)
-    kms_key_arn: str | None = None
-    docker_hub_credential_arn: str | None = None
+    name: str | None = Field(None, min_length=2, max_length=256, pattern="^" + ECR_REPO_NAME + "$",
+                             json_schema_extra=shown("`<project>-<stack>`"), description="ECR repository name")
+    keep_images: int = Field(20, ge=1, le=10000, description="tagged images kept by the lifecycle policy")
+    untagged_expiry_days: int = Field(7, ge=1, description="untagged images expire after this many days")
+    kms_key_arn: str | None = Field(None, json_schema_extra=shown("absent (AES256)"),
+                                    description="KMS key for the repository")
+    docker_hub_credential_arn: str | None = Field(None, description=(
+        "Secrets Manager secret (name starting `ecr-pullthroughcache/`) for a Docker Hub pull-through cache"))
 
     _kms = field_validator("kms_key_arn")(check_kms)
 
@@ -113,8 +128,9 @@ class RepositorySettings(Model):
 class LogsSettings(Model):
     """`logs`: CloudWatch log groups of the workloads."""
 
-    retention_days: int = 30
-    kms_key_arn: str | None = None
+    retention_days: int = Field(30, description=(
+        "retention of workload log groups: " + ", ".join(map(str, RETENTION_DAYS))))
+    kms_key_arn: str | None = Field(None, description="KMS key for the log groups")
 
     _retention = field_validator("retention_days")(check_retention)
     _kms = field_validator("kms_key_arn")(check_kms_key)
@@ -123,33 +139,33 @@ class LogsSettings(Model):
 class OutputBucketSettings(Model):
     """`outputBucket`: the S3 bucket where jobs write their results."""
 
-    enabled: bool = True
-    versioning: bool = True
-    expire_after_days: int | None = Field(None, ge=1)
+    enabled: bool = Field(True, description="the S3 bucket jobs write results to")
+    versioning: bool = Field(True, description="versioning on that bucket")
+    expire_after_days: int | None = Field(None, ge=1, description="expire result objects after this many days")
 
 
 class CostSettings(Model):
     """`cost`: usage assumptions behind the monthly estimate."""
 
-    image_storage_gb: float = Field(1, ge=0)
-    log_ingest_gb_per_month: float = Field(1, ge=0)
-    endpoint_data_gb_per_month: float = Field(10, ge=0)
-
-
+    image_storage_gb: float = Field(1, ge=0, description="ECR storage assumed by the estimate")
+    log_ingest_gb_per_month: float = Field(1, ge=0, description="log ingestion assumed by the estimate")
+    endpoint_data_gb_per_month: float = Field(10, ge=0, description=(
+        "data through interface endpoints assumed by the estimate"))
 
 class ComposeSettings(Model):
-    """`compose`: workloads from a docker-compose file (components/compose.py maps them)."""
+    """`compose`: workloads from a docker-compose file (settings/compose.py maps them)."""
 
-    file: str = Field(min_length=1)
-    jobs: list[str] = []
-    secrets: dict[str, str] = {}
+    file: str = Field(min_length=1, description="the compose file, relative to the project")
+    jobs: list[str] = Field([], description="compose services that become jobs; the others become services")
+    secrets: dict[str, str] = Field({}, description="compose secret name -> ARN of a secret or SSM parameter")
 
 
 class AlertsSettings(Model):
     """`alerts`: where failed jobs, rolled-back deployments and alarms are sent."""
 
-    email: list[Annotated[str, Field(pattern=EMAIL)]] = []
-    sns_topic_arn: str | None = Field(None, pattern=SNS_TOPIC_ARN)
+    email: list[Annotated[str, Field(pattern=EMAIL)]] = Field([], description=(
+        "addresses subscribed to the stack's alert topic (each confirms once)"))
+    sns_topic_arn: str | None = Field(None, pattern=SNS_TOPIC_ARN, description="or an SNS topic you already have")
 
     @model_validator(mode="after")
     def _somewhere(self) -> AlertsSettings:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique
+from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.patterns import (
     ABS_PATH,
@@ -29,16 +29,19 @@ from settings.schedules import parse_schedule
 class BuildSettings(Model):
     """`image.build` in its long form; the short form is the context directory alone."""
 
-    context: str
-    dockerfile: str = "Dockerfile"
+    context: str = Field(description="the build context, relative to the project")
+    dockerfile: str = Field("Dockerfile", description="the Dockerfile, relative to the context")
 
 
 class ImageSettings(Model):
     """`image`: exactly one of build, uri, public."""
 
-    build: BuildSettings | None = None
-    uri: str | None = None
-    public: str | None = None
+    build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
+    uri: str | None = Field(None, description=(
+        "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
+    public: str | None = Field(None, description=(
+        "`public.ecr.aws/ns/name:tag` (`docker.io/...` too with `repository.dockerHubCredentialArn`), through "
+        "the pull-through cache"))
 
     @field_validator("build", mode="before")
     @classmethod
@@ -107,11 +110,11 @@ class ImageSettings(Model):
 class HealthCheckSettings(Model):
     """`healthCheck`: the container health check, with ECS's own limits."""
 
-    command: list[str] = Field(min_length=2)
-    interval: int = Field(30, ge=5, le=300)
-    timeout: int = Field(5, ge=2, le=120)
-    retries: int = Field(3, ge=1, le=10)
-    start_period: int = Field(0, ge=0, le=300)
+    command: list[str] = Field(min_length=2, description="`[CMD, ...]` or `[CMD-SHELL, ...]`")
+    interval: int = Field(30, ge=5, le=300, description="seconds between checks")
+    timeout: int = Field(5, ge=2, le=120, description="seconds a check may take")
+    retries: int = Field(3, ge=1, le=10, description="failures before the container is unhealthy")
+    start_period: int = Field(0, ge=0, le=300, description="seconds of grace after start")
 
     @field_validator("command")
     @classmethod
@@ -124,9 +127,9 @@ class HealthCheckSettings(Model):
 class EgressRule(Model):
     """One extra egress rule: exactly one of securityGroupId and cidr, and a TCP port."""
 
-    security_group_id: str | None = Field(None, pattern=SG_ID)
-    cidr: str | None = None
-    port: Port
+    security_group_id: str | None = Field(None, pattern=SG_ID, description="a security group to reach")
+    cidr: str | None = Field(None, description="or a CIDR to reach")
+    port: Port = Field(description="TCP port")
 
     @field_validator("cidr")
     @classmethod
@@ -148,9 +151,9 @@ class EgressRule(Model):
 class CapacityMix(Model):
     """`capacityMix`: the FARGATE / FARGATE_SPOT split for `capacity: mixed`."""
 
-    base: int = Field(1, ge=0, le=100000)
-    on_demand_weight: int = Field(1, ge=0, le=1000)
-    spot_weight: int = Field(3, ge=0, le=1000)
+    base: int = Field(1, ge=0, le=100000, description="first tasks on FARGATE")
+    on_demand_weight: int = Field(1, ge=0, le=1000, description="share of the rest on FARGATE")
+    spot_weight: int = Field(3, ge=0, le=1000, description="share of the rest on FARGATE_SPOT")
 
     @model_validator(mode="after")
     def _some_weight(self) -> CapacityMix:
@@ -162,23 +165,34 @@ class CapacityMix(Model):
 class WorkloadSettings(Model):
     """The keys services and jobs share: one container, its size, image, environment and access."""
 
-    name: str = Field(pattern=WORKLOAD_NAME)
-    image: ImageSettings
-    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = 256
-    memory: int | None = None
-    arch: Literal["X86_64", "ARM64"] = "X86_64"
-    entrypoint: list[str] | None = None
-    command: list[str] | None = None
-    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
-    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = {}
-    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = {}
-    health_check: HealthCheckSettings | None = None
-    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = ["/tmp"]
-    readonly_root_filesystem: bool = True
-    egress_to: list[EgressRule] = []
-    capacity: Literal["on-demand", "spot", "mixed"] = "on-demand"
-    capacity_mix: CapacityMix | None = None
-    exec: bool = False
+    name: str = Field(pattern=WORKLOAD_NAME, description=(
+        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs"))
+    image: ImageSettings = Field(description="exactly one of")
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
+    memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
+        "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
+        "8192: 16-60 GiB (4 GiB steps); 16384: 32-120 GiB (8 GiB steps)"))
+    arch: Literal["X86_64", "ARM64"] = Field("X86_64", description="CPU architecture")
+    entrypoint: list[str] | None = Field(None, json_schema_extra=shown("image default"),
+                                         description="replaces the image's ENTRYPOINT")
+    command: list[str] | None = Field(None, json_schema_extra=shown("image default"),
+                                      description="replaces the image's CMD (the arguments to its ENTRYPOINT)")
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
+                             json_schema_extra=shown("the Dockerfile's `USER` for built images"),
+                             description="`user` or `user:group` the container runs as")
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
+        "plain variables (numbers and booleans become strings); `OUTPUT_BUCKET` is set for you"))
+    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field({}, description=(
+        "`NAME: <ARN>` of a Secrets Manager secret or SSM parameter; never put secrets in `environment`"))
+    health_check: HealthCheckSettings | None = Field(None, description="the container health check")
+    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = Field(["/tmp"], description=(
+        "ephemeral volumes, needed with a read-only root filesystem"))
+    readonly_root_filesystem: bool = Field(True, description="the container's root filesystem is read-only")
+    egress_to: list[EgressRule] = Field([], description="extra egress, each")
+    capacity: Literal["on-demand", "spot", "mixed"] = Field("on-demand", description=(
+        "`on-demand` (FARGATE), `spot` (FARGATE_SPOT), `mixed` (`capacityMix`)"))
+    capacity_mix: CapacityMix | None = Field(None, description="the split for `capacity: mixed`")
+    exec: bool = Field(False, description="ECS Exec (adds the ssmmessages endpoint)")
 
     @field_validator("secrets")
     @classmethod
@@ -241,10 +255,11 @@ def list_sizes(sizes: tuple[int, ...]) -> str:
 class LoadBalancerSettings(Model):
     """`loadBalancer`: an ALB in front of a service (internal unless said otherwise)."""
 
-    scheme: Literal["internal", "internet-facing"] = "internal"
-    health_check_path: str = Field("/health", pattern=URL_PATH)
-    certificate_arn: str | None = None
-    access_logs: bool = False
+    scheme: Literal["internal", "internet-facing"] = Field("internal", description=(
+        "`internet-facing` needs `certificateArn`"))
+    health_check_path: str = Field("/health", pattern=URL_PATH, description="the target group's health check")
+    certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS on 443, HTTP redirects")
+    access_logs: bool = Field(False, description="access logs to a stack bucket")
 
     @field_validator("certificate_arn")
     @classmethod
@@ -264,12 +279,12 @@ class LoadBalancerSettings(Model):
 class AutoscalingSettings(Model):
     """`autoscaling`: target tracking on CPU and/or memory between min and max tasks."""
 
-    min: int = Field(1, ge=0, le=1000)
-    max: int = Field(4, ge=1, le=1000)
-    cpu_target: float | None = Field(60, gt=0, le=100)
-    memory_target: float | None = Field(None, gt=0, le=100)
-    scale_in_cooldown: int = Field(300, ge=0, le=3600)
-    scale_out_cooldown: int = Field(60, ge=0, le=3600)
+    min: int = Field(1, ge=0, le=1000, description="fewest tasks")
+    max: int = Field(4, ge=1, le=1000, description="most tasks")
+    cpu_target: float | None = Field(60, gt=0, le=100, description="average CPU % to track")
+    memory_target: float | None = Field(None, gt=0, le=100, description="average memory % to track")
+    scale_in_cooldown: int = Field(300, ge=0, le=3600, description="seconds")
+    scale_out_cooldown: int = Field(60, ge=0, le=3600, description="seconds")
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSettings:
@@ -283,11 +298,13 @@ class AutoscalingSettings(Model):
 class ServiceSettings(WorkloadSettings):
     """One `services[]` entry: a long-running workload."""
 
-    desired_count: int = Field(1, ge=0, le=1000)
-    port: Port | None = None
-    load_balancer: LoadBalancerSettings | None = None
-    autoscaling: AutoscalingSettings | None = None
-    wait_for_steady_state: bool = False
+    desired_count: int = Field(1, ge=0, le=1000, description="tasks (the first count only, with `autoscaling`)")
+    port: Port | None = Field(None, json_schema_extra=shown("none: no ingress at all"), description=(
+        "the container port, reachable as `<name>:<port>` from the other services"))
+    load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
+    autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
+    wait_for_steady_state: bool = Field(False, description=(
+        "`pulumi up` waits until the new tasks run and are healthy"))
 
     @property
     def container_ports(self) -> list[int]:
@@ -308,10 +325,13 @@ class ServiceSettings(WorkloadSettings):
 class JobSettings(WorkloadSettings):
     """One `jobs[]` entry: a task run on a schedule or on demand."""
 
-    schedule: str | None = None
-    timezone: str = "UTC"
-    retries: int = Field(2, ge=0, le=185)
-    expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14)
+    schedule: str | None = Field(None, json_schema_extra=shown("absent: on demand only"), description=(
+        "EventBridge Scheduler `cron(min hour day-of-month month day-of-week year)`, "
+        "`rate(n minute[s]|hour[s]|day[s])` or `at(yyyy-mm-ddThh:mm:ss)`"))
+    timezone: str = Field("UTC", description="IANA time zone of the schedule")
+    retries: int = Field(2, ge=0, le=185, description=(
+        "Scheduler retries failed *invocations*, not a task that exits non-zero"))
+    expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14, description="run length, for the cost estimate")
 
     @field_validator("schedule")
     @classmethod

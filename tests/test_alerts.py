@@ -8,15 +8,10 @@ from typing import Any
 import pytest
 
 from settings import Settings, SettingsError
-from tests.support import Registered, run_main, simulate, stack_settings
+from tests.support import ALARM, RULE, SUBSCRIPTION, TARGET, TOPIC, Registered, run_main, simulate, stack_settings
 
 ACCOUNT = "123456789012"
 CLUSTER = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"
-RULE = "aws:cloudwatch/eventRule:EventRule"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 EMAILS = ["oncall@example.com", "team@example.com"]
 
 

@@ -10,20 +10,27 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from components.iam import UNSCOPED_ACTIONS
-from tests.support import UNKNOWN, Registered, preview, run_main, simulate, stack_settings
+from tests.support import (
+    BUCKET,
+    CAPACITY,
+    CLUSTER,
+    EGRESS,
+    INGRESS,
+    LOG_GROUP,
+    QUEUE,
+    ROLE,
+    ROLE_POLICY,
+    SCHEDULE,
+    SG,
+    TASK_DEF,
+    UNKNOWN,
+    Registered,
+    preview,
+    run_main,
+    simulate,
+    stack_settings,
+)
 
-CLUSTER = "aws:ecs/cluster:Cluster"
-CAPACITY = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
-TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SCHEDULE = "aws:scheduler/schedule:Schedule"
-QUEUE = "aws:sqs/queue:Queue"
-BUCKET = "aws:s3/bucket:Bucket"
 ACCOUNT = "123456789012"
 BUCKET_NAME = f"private-fargate-dev-output-{ACCOUNT}-us-east-1"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db-AbCdEf:password::"

@@ -10,23 +10,28 @@ import pytest
 
 from components.context import StackContext
 from components.network import PrivateNetwork, PrivateNetworkArgs, subnet_cidrs
-from tests.support import UNKNOWN, Registered, run_main, simulate, stack_settings
+from tests.support import (
+    ASSOC,
+    DEFAULT_SG,
+    EIP,
+    ENDPOINT,
+    FLOW_LOG,
+    IGW,
+    LOG_GROUP,
+    NAT,
+    ROLE_POLICY,
+    ROUTE,
+    RTB,
+    SG,
+    SUBNET,
+    UNKNOWN,
+    VPC,
+    Registered,
+    run_main,
+    simulate,
+    stack_settings,
+)
 from tools.preview.child import ProgramFailed
-
-VPC = "aws:ec2/vpc:Vpc"
-SUBNET = "aws:ec2/subnet:Subnet"
-RTB = "aws:ec2/routeTable:RouteTable"
-ASSOC = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-ROUTE = "aws:ec2/route:Route"
-IGW = "aws:ec2/internetGateway:InternetGateway"
-NAT = "aws:ec2/natGateway:NatGateway"
-EIP = "aws:ec2/eip:Eip"
-ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
-FLOW_LOG = "aws:ec2/flowLog:FlowLog"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 PUBLIC_IMAGE = {"public": "public.ecr.aws/docker/library/python:3.12-slim"}
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"

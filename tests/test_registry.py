@@ -20,15 +20,21 @@ from components.registry import (
     lifecycle_policy,
 )
 from settings import Settings, SettingsError
-from tests.support import ROOT, UNKNOWN, Registered, run_main, simulate
+from tests.support import (
+    CACHE_RULE,
+    IMAGE,
+    LIFECYCLE,
+    REPO,
+    ROLE_POLICY,
+    ROOT,
+    TEMPLATE,
+    UNKNOWN,
+    Registered,
+    run_main,
+    simulate,
+)
 from tools.preview.child import ProgramFailed
 
-REPO = "aws:ecr/repository:Repository"
-LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
-CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
-TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
-IMAGE = "awsx:ecr:Image"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 CTX = StackContext("private-fargate", "dev", "us-east-1", "123456789012")
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -30,7 +30,7 @@ class PreviewFailed(Exception):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line of DESIGN.md's `tools.preview` interface."""
+    """The command line of `tools.preview` (README, "Offline preview")."""
     p = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.splitlines()[0])
     p.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use [dev]")
     p.add_argument("--project-dir", type=Path, default=REPO, help="Pulumi project to preview [this repo]")
