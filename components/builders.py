@@ -17,8 +17,6 @@ from components.iam import UNSCOPED_ACTIONS, assume_role_policy, document, state
 from components.platform import WorkloadArgs
 from settings import WorkloadSettings
 
-#: Where the ECS Exec agent writes; they must be writable when the root filesystem is read-only.
-EXEC_AGENT_PATHS = ("/var/lib/amazon/ssm", "/var/log/amazon/ssm")
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
@@ -28,11 +26,8 @@ def volume_name(path: str) -> str:
 
 
 def writable_paths(workload: WorkloadSettings) -> list[str]:
-    """Ephemeral writable paths: the workload's, plus the ECS Exec agent's when exec is on."""
-    paths = list(workload.writable_paths)
-    if workload.exec:
-        paths += [p for p in EXEC_AGENT_PATHS if p not in paths]
-    return paths
+    """Ephemeral writable paths (with exec on, the root is writable anyway: see container_definition)."""
+    return list(workload.writable_paths)
 
 
 def capacity_strategy(workload: WorkloadSettings) -> list[dict[str, Any]]:
@@ -57,7 +52,8 @@ def container_definition(args: WorkloadArgs) -> dict[str, Any]:
         "name": w.name,
         "image": args.image.uri,
         "essential": True,
-        "readonlyRootFilesystem": w.readonly_root_filesystem,
+        # AWS: the ECS Exec agent needs a writable root filesystem; a read-only one "isn't supported".
+        "readonlyRootFilesystem": w.readonly_root_filesystem and not w.exec,
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(w.secrets.items())],
         "mountPoints": [{"sourceVolume": volume_name(p), "containerPath": p, "readOnly": False}
@@ -132,7 +128,7 @@ def task_policy(args: WorkloadArgs) -> str | None:
             group_arn = args.context.log_group_arn(args.platform.exec_log_group)
             statements.append(statement(["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
                                         [group_arn, f"{group_arn}:log-stream:*"], sid="ExecSessionLogs"))
-            statements.append(statement(["logs:DescribeLogGroups"], [args.context.arn("logs", "log-group:*")],
+            statements.append(statement(["logs:DescribeLogGroups"], "*",
                                         sid="FindExecSessionLogs"))
     return document(statements) if statements else None
 

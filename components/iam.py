@@ -11,9 +11,14 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: Actions without resource-level permissions, the only ones granted on "*".
+#: Actions without resource-level permissions, the only ones granted on "*" (the Service Authorization
+#: Reference lists no resource type for them: list_amazonelasticcontainerregistry.html,
+#: list_amazonsessionmanagermessagegatewayservice.html, list_amazoncloudwatchlogs.html; AWS's own
+#: policies for ECS Exec logging and flow-log delivery grant logs:DescribeLogGroups on "*":
+#: AmazonECS/latest/developerguide/ecs-exec.html, vpc/latest/userguide/flow-logs-iam-role.html).
 UNSCOPED_ACTIONS = (
     "ecr:GetAuthorizationToken",
+    "logs:DescribeLogGroups",
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",

@@ -271,7 +271,7 @@ class ContainerRepository(pulumi.ComponentResource):
         self.repository = aws.ecr.Repository(
             f"{self._name}-repository", name=args.name, image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True}, encryption_configurations=[self._encryption()],
-            force_delete=False, tags={**args.tags, "Name": args.name}, opts=stateful)
+            force_delete=not args.protect, tags={**args.tags, "Name": args.name}, opts=stateful)
         aws.ecr.LifecyclePolicy(f"{self._name}-lifecycle", repository=self.repository.name,
                                 policy=lifecycle_policy(args.keep_images, args.untagged_expiry_days),
                                 opts=self._child)

@@ -128,7 +128,8 @@ class FargateService(pulumi.ComponentResource):
             network_configuration={"subnets": list(self._platform.subnet_ids), "assign_public_ip": False,
                                    "security_groups": groups},
             enable_execute_command=svc.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            wait_for_steady_state=svc.wait_for_steady_state, load_balancers=load_balancers,
+            wait_for_steady_state=svc.wait_for_steady_state if svc.wait_for_steady_state is not None
+            else self._platform.protect, load_balancers=load_balancers,
             health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
             tags={**args.tags, "workload": args.name, "Name": args.name},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignore, depends_on=depends))

@@ -40,6 +40,8 @@ from settings.stack import (
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
+#: Workload names the stack uses for something of its own that a workload's name would collide with.
+RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec"}
 
 
 class Settings(Model):
@@ -106,7 +108,6 @@ class Settings(Model):
             if ctx.get(attr):
                 setattr(self, f"_{attr}", ctx[attr])
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
-        self._notes = tuple(ctx.get("notes", ()))
         self._check_names()
         self._check_services()
         self._check_images()
@@ -114,17 +115,47 @@ class Settings(Model):
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")
+        self._notes = (*ctx.get("notes", ()), *self._workload_notes())
         return self
+
+    def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
+        """Every workload kind with its key: names, images and secrets are checked across all of them."""
+        return [("services", list(self.services)), ("jobs", list(self.jobs))]
 
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
-        for kind, items in (("services", self.services), ("jobs", self.jobs)):
+        kinds = ", ".join(k for k, _ in self._kinds())
+        for kind, items in self._kinds():
             for i, w in enumerate(items):
                 where = f"{kind}[{i}]"
+                if w.name in RESERVED_NAMES:
+                    raise SettingError((kind, i, "name"), f"{w.name!r} is reserved: {RESERVED_NAMES[w.name]}; "
+                                                          "choose another name")
                 if w.name in seen:
                     raise SettingError((kind, i, "name"), f"{w.name!r} is already used by {seen[w.name]}; "
-                                                          "names are unique across services and jobs")
+                                                          f"names are unique across {kinds}")
                 seen[w.name] = where
+
+    def _workload_notes(self) -> list[str]:
+        """What the stack does differently from what a workload's settings say, and why (AWS's own words)."""
+        notes = []
+        for kind, items in self._kinds():
+            for i, w in enumerate(items):
+                where = f"{kind}[{i}] ({w.name})"
+                if w.exec and w.readonly_root_filesystem:
+                    notes.append(f"{where}: exec is on, so its root filesystem is writable: AWS documents a read-only "
+                                 "root as unsupported with ECS Exec (the agent writes to it); "
+                                 "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html")
+                if w.arch == "ARM64" and w.capacity in ("spot", "mixed"):
+                    notes.append(f"{where}: ARM64 on FARGATE_SPOT: AWS's ECS API reference says Fargate Spot runs "
+                                 "ARM64 tasks on platform 1.4.0 and later (API_CapacityProviderStrategyItem), while "
+                                 "its developer guide still says it does not (fargate-capacity-providers.html); if "
+                                 "tasks fail to place, use capacity: on-demand")
+                if isinstance(w, ServiceSettings) and w.port is not None and w.cpu == 256:
+                    notes.append(f"{where}: Service Connect adds a proxy to every task, for which AWS recommends 256 "
+                                 "more CPU units and 64 MiB (service-connect-concepts-deploy.html, proxy resources); "
+                                 "at cpu 256 the app and the proxy share 0.25 vCPU: size it cpu 512 if it is busy")
+        return notes
 
     def _check_services(self) -> None:
         net = self.network
@@ -142,7 +173,7 @@ class Settings(Model):
                                    "are created in an existing VPC); use internal")
 
     def _check_images(self) -> None:
-        for kind, items in (("services", self.services), ("jobs", self.jobs)):
+        for kind, items in self._kinds():
             for i, w in enumerate(items):
                 img = w.image
                 if img.public and img.public.startswith("docker.io/") and not self.repository.docker_hub_credential_arn:
@@ -157,7 +188,7 @@ class Settings(Model):
                                            "task reaches only its own region's ECR through the endpoints")
 
     def _check_secret_regions(self) -> None:
-        for kind, items in (("services", self.services), ("jobs", self.jobs)):
+        for kind, items in self._kinds():
             for i, w in enumerate(items):
                 for name, arn in w.secrets.items():
                     if arn == OFFLINE_SECRET:

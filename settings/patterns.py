@@ -31,8 +31,11 @@ ABS_PATH = r"^/[^\s:]*$"
 TAG_KEY = r"^[\w .:/=+@-]+$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 SNS_TOPIC_ARN = r"^arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
+AZ_NAME_OR_ID = r"^(?:[a-z]{2}(?:-[a-z]+)+-\d[a-z]|[a-z0-9]+-az\d+)$"
+
 #: Pattern -> what it means, for messages a person can act on.
 PATTERN_HELP: dict[str, str] = {
+    AZ_NAME_OR_ID: "an Availability Zone name (us-east-1a) or zone ID (use1-az1)",
     "^" + ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
                                 "(2 to 256 characters)",
     ENV_NAME: "an environment variable name: letters, digits and '_', not starting with a digit",

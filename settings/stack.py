@@ -19,7 +19,7 @@ from settings.base import (
     shown,
 )
 from settings.errors import OFFLINE_SECRET, SettingError
-from settings.patterns import ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPIC_ARN, SUBNET_ID, VPC_ID
+from settings.patterns import AZ_NAME_OR_ID, ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPIC_ARN, SUBNET_ID, VPC_ID
 
 
 class ExistingNetwork(Model):
@@ -38,16 +38,26 @@ class NetworkSettings(Model):
     cidr: str = Field("10.0.0.0/16", description=(
         "VPC CIDR, prefix /16 to /24. Split into 16 blocks: private subnet *i* takes block *i*, public subnet "
         "*i* block 8+*i*"))
-    az_count: int = Field(2, ge=1, le=6, description="private subnets, one per AZ (1..6); a load balancer needs 2")
+    az_count: int = Field(2, ge=1, le=6, json_schema_extra=shown("`2`, or the number of `availabilityZones`"),
+                          description="private subnets, one per AZ (1..6); a load balancer needs 2")
+    availability_zones: list[Annotated[str, Field(pattern=AZ_NAME_OR_ID)]] | None = Field(
+        None, min_length=1, max_length=6, json_schema_extra=shown("chosen at the first `up`"), description=(
+            "the zones of the private subnets, by name (`us-east-1a`) or zone ID (`use1-az1`); absent: the first "
+            "`azCount` zones where Fargate and every endpoint the stack needs are offered, by zone ID. A deployed "
+            "subnet never moves when that choice changes (see Upgrading)"))
     endpoint_az_count: int | None = Field(None, ge=1, le=6, json_schema_extra=shown("`azCount`"), description=(
         "subnets that hold interface endpoint ENIs; 1 saves money, tasks in other AZs still resolve them"))
     extra_endpoints: list[Literal[EXTRA_ENDPOINTS]] = Field(  # type: ignore[valid-type]
         [], description="more endpoints, from: " + ", ".join(EXTRA_ENDPOINTS) + " (dynamodb is a gateway)")
     egress: Literal["none", "nat"] = Field("none", description=(
         "`none`: no route out of the VPC; `nat`: one NAT gateway (costed alternative)"))
-    s3_endpoint_policy: Literal["restricted", "open"] = Field("restricted", description=(
-        "`restricted`: the S3 gateway endpoint reaches only the ECR layer bucket and this stack's buckets; "
-        "`open`: all of S3"))
+    s3_endpoint_policy: Literal["restricted", "open"] | None = Field(
+        None, json_schema_extra=shown("`restricted`; `open` with `existing`"), description=(
+            "`restricted`: the S3 gateway endpoint reaches only the ECR layer bucket and this stack's buckets; "
+            "`open`: all of S3 (an adopted VPC's route tables serve other teams' workloads too)"))
+    endpoint_policy: Literal["restricted", "open"] = Field("restricted", description=(
+        "`restricted`: the interface endpoints the stack creates serve only principals of this account "
+        "(`aws:PrincipalAccount`); `open`: AWS's default full-access policy"))
     flow_log_retention_days: int = Field(30, description="retention of the VPC flow log group (CloudWatch values)")
     existing: ExistingNetwork | None = Field(None, description=(
         "adopt a VPC; only endpoints are created. Needs `network.cidr` set to that VPC's CIDR"))
@@ -69,9 +79,16 @@ class NetworkSettings(Model):
         return str(net)
 
     _unique_endpoints = field_validator("extra_endpoints")(check_unique)
+    _unique_zones = field_validator("availability_zones")(check_unique)
 
     @model_validator(mode="after")
     def _az_rules(self) -> NetworkSettings:
+        zones = self.availability_zones
+        if zones is not None:
+            if "az_count" in self.model_fields_set and self.az_count != len(zones):
+                raise SettingError("azCount", f"{self.az_count} but availabilityZones names {len(zones)}; give one "
+                                              "of them, or the same count")
+            object.__setattr__(self, "az_count", len(zones))
         subnets = self.subnet_count
         if self.endpoint_az_count is not None and self.endpoint_az_count > subnets:
             what = "existing.privateSubnetIds" if self.existing else "azCount"
@@ -81,11 +98,16 @@ class NetworkSettings(Model):
             if "cidr" not in self.model_fields_set:
                 raise SettingError("cidr", "required with network.existing: the existing VPC's CIDR "
                                            "(the endpoint security group admits 443 from it)")
-            for key in ("az_count", "egress"):
+            for key in ("az_count", "availability_zones", "egress"):
                 if key in self.model_fields_set:
                     raise SettingError(to_camel(key), "not used with network.existing: the subnets and "
                                                       "routes of an existing VPC are not managed here")
         return self
+
+    @property
+    def s3_policy(self) -> str:
+        """The S3 gateway endpoint's policy: `open` for an adopted VPC unless the settings say otherwise."""
+        return self.s3_endpoint_policy or ("open" if self.existing is not None else "restricted")
 
     @property
     def subnet_count(self) -> int:
@@ -130,7 +152,9 @@ class LogsSettings(Model):
 
     retention_days: int = Field(30, description=(
         "retention of workload log groups: " + ", ".join(map(str, RETENTION_DAYS))))
-    kms_key_arn: str | None = Field(None, description="KMS key for the log groups")
+    kms_key_arn: str | None = Field(None, description=(
+        "KMS key for the log groups; its policy must let CloudWatch Logs use it (README: \"A KMS key for the log "
+        "groups\")"))
 
     _retention = field_validator("retention_days")(check_retention)
     _kms = field_validator("kms_key_arn")(check_kms_key)
@@ -142,6 +166,8 @@ class OutputBucketSettings(Model):
     enabled: bool = Field(True, description="the S3 bucket jobs write results to")
     versioning: bool = Field(True, description="versioning on that bucket")
     expire_after_days: int | None = Field(None, ge=1, description="expire result objects after this many days")
+    noncurrent_version_expiry_days: int = Field(30, ge=1, description=(
+        "with versioning, a replaced or deleted object's old versions are deleted after this many days"))
 
 
 class CostSettings(Model):

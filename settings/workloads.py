@@ -303,8 +303,9 @@ class ServiceSettings(WorkloadSettings):
         "the container port, reachable as `<name>:<port>` from the other services"))
     load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
     autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
-    wait_for_steady_state: bool = Field(False, description=(
-        "`pulumi up` waits until the new tasks run and are healthy"))
+    wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
+        "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
+        "them back; without it `up` ends when ECS accepts the deployment"))
 
     @property
     def container_ports(self) -> list[int]:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from components.builders import (
-    EXEC_AGENT_PATHS,
     capacity_strategy,
     capacity_strategy_inputs,
     container_definition,
@@ -56,7 +55,8 @@ class TestContainerDefinition:
         assert c["linuxParameters"] == {"initProcessEnabled": True}
         assert c["healthCheck"] == {"command": ["CMD", "true"], "interval": 10, "timeout": 5, "retries": 3,
                                     "startPeriod": 5}
-        assert [m["containerPath"] for m in c["mountPoints"]] == ["/tmp", *EXEC_AGENT_PATHS]
+        assert [m["containerPath"] for m in c["mountPoints"]] == ["/tmp"]
+        assert c["readonlyRootFilesystem"] is False  # ECS Exec's agent writes to the root filesystem
         assert c["logConfiguration"] == {"logDriver": "awslogs", "options": {
             "awslogs-group": "/ecs/shop/prod/web", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "web",
             "mode": "blocking"}}
@@ -69,8 +69,8 @@ class TestContainerDefinition:
 
     def test_volume_names_are_what_ecs_accepts(self) -> None:
         assert volume_name("/var/lib/amazon/ssm") == "var-lib-amazon-ssm" and volume_name("/") == "root"
-        assert writable_paths(service(writablePaths=["/tmp", "/var/lib/amazon/ssm"], exec=True)) == \
-            ["/tmp", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"]
+        assert writable_paths(service(writablePaths=["/tmp", "/data"], exec=True)) == ["/tmp", "/data"]
+        assert container_definition(args(service()))["readonlyRootFilesystem"] is True
 
 
 class TestRolePolicies:

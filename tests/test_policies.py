@@ -23,7 +23,8 @@ BY_NAME = {p.name: p for p in POLICIES}
 MANDATORY = {"ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "vpc-endpoints-for-private-tasks",
              "ecs-container-logging", "ecs-log-group-managed", "log-group-retention", "ecs-no-privileged",
              "ecs-no-secrets-in-environment", "ecr-image-scanning", "ecr-immutable-tags", "ecr-lifecycle-policy",
-             "s3-block-public-access", "s3-tls-only", "security-group-no-public-ingress", "iam-no-wildcard-actions"}
+             "s3-block-public-access", "s3-tls-only", "security-group-no-public-ingress", "iam-no-wildcard-actions",
+             "log-group-kms-key-policy"}
 ADVISORY = {"ecs-readonly-root-filesystem", "ecs-non-root-user", "ecs-execution-role-differs-from-task-role",
             "ecs-fargate-platform-latest", "ecs-cluster-container-insights", "ecs-service-circuit-breaker",
             "vpc-flow-logs", "default-security-group-closed", "ecr-kms-encryption", "log-group-kms",
@@ -70,7 +71,7 @@ def task_def(name: str = "td", *containers: dict[str, Any], **extra: Any) -> dic
 class TestPackShape:
     def test_every_documented_policy_with_its_level(self) -> None:
         levels = {p.name: p.enforcement_level.value for p in POLICIES}
-        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == 30
+        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == 31
         assert {n for n, lv in levels.items() if lv == "mandatory"} == MANDATORY
 
     def test_config_schema_keys(self) -> None:
@@ -98,7 +99,7 @@ class TestPackShape:
     def test_importing_never_starts_a_server(self) -> None:
         code = "import policy.policies, sys; print(len(policy.policies.POLICIES)); sys.exit(0)"
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0 and out.stdout.strip() == "30"
+        assert out.returncode == 0 and out.stdout.strip() == str(len(POLICIES))
 
     def test_main_serves_the_pack_on_a_port(self) -> None:
         proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=ROOT / "policy", stdout=subprocess.PIPE,

@@ -80,7 +80,8 @@ class TestEcsService:
         assert (service["deploymentMinimumHealthyPercent"], service["deploymentMaximumPercent"]) == (100, 200)
         assert service["platformVersion"] == "LATEST" and service["name"] == "web"
         assert service["propagateTags"] == "SERVICE" and service["enableEcsManagedTags"] is True
-        assert service["waitForSteadyState"] is False and service["enableExecuteCommand"] is False
+        # protect is on (the default): `pulumi up` waits for the new tasks and fails when they roll back
+        assert service["waitForSteadyState"] is True and service["enableExecuteCommand"] is False
         assert service["taskDefinition"] == public_lb.one(TASK_DEF)["outputs"]["arn"]
         assert service["cluster"] == f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"
 

@@ -129,6 +129,8 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
         tasks = float(svc["inputs"].get("desiredCount", 1))
         strategy = svc["inputs"].get("capacityProviderStrategies") or []
         price, label = task_hour_price(prices, td, on_demand_share(strategy, tasks))
+        if uses_service_connect(svc) and str(td["inputs"].get("cpu")) == "256":
+            label += f", shared with the Service Connect proxy ({SERVICE_CONNECT_PROXY})"
         items.append(Item(f"service {svc['inputs'].get('name', svc['name'])}: {tasks:g} x {label}, all month",
                           tasks * hours, "task-hour", round(price, 6)))
     for schedule in _of_type(report, "aws:scheduler/schedule:Schedule"):
@@ -144,6 +146,19 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
         items.append(Item(f"job {td['inputs'].get('family')}: {runs:.4g} runs x {minutes:g} min, {label}",
                           runs * max(minutes, 1) / 60, "task-hour", round(price, 6)))
     return items
+
+
+#: AWS's sizing advice for the proxy Service Connect adds to each task (service-connect-concepts-deploy.html).
+SERVICE_CONNECT_PROXY = "AWS recommends 256 more CPU units and 64 MiB for it"
+#: What keeps S3 storage from growing unseen (components/storage.py), said with the estimate that leaves S3 out.
+S3_LIFECYCLE = ("S3 storage is not priced; every stack bucket deletes abandoned multipart uploads after 7 days and "
+                "a versioned one old versions after outputBucket.noncurrentVersionExpiryDays (30)")
+
+
+def uses_service_connect(service: dict[str, Any]) -> bool:
+    """True when an ECS service joins Service Connect (a proxy runs in each of its tasks)."""
+    config = service["inputs"].get("serviceConnectConfiguration")
+    return isinstance(config, dict) and config.get("enabled") is True
 
 
 def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any]) -> list[Item]:
@@ -218,6 +233,11 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
                                "pricesSource": PRICES["source"]})
+    if any(uses_service_connect(s) for s in _of_type(report, "aws:ecs/service:Service")):
+        out["assumptions"]["serviceConnectProxy"] = (f"each task of a Service Connect service runs a proxy; "
+                                                    f"{SERVICE_CONNECT_PROXY} within the task's size")
+    if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
+        out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out

@@ -56,6 +56,12 @@ DIAGNOSES = (
 )
 
 
+#: The same note the preview prints for an ARM64 workload on spot (settings/model.py).
+ARM64_SPOT_NOTE = ("note: ARM64 on FARGATE_SPOT: AWS's ECS API reference says Fargate Spot runs ARM64 tasks on "
+                   "platform 1.4.0 and later (API_CapacityProviderStrategyItem), while its developer guide still says "
+                   "it does not (fargate-capacity-providers.html); if the task is not placed, run without --spot")
+
+
 class UsageError(Exception):
     """Bad arguments or outputs; the message is the one line to print."""
 
@@ -197,6 +203,13 @@ class Runner:
         self.token: str | None = None
         self.task_arn = ""
 
+    def warn_if_arm64_on_spot(self) -> None:
+        """AWS's pages disagree on FARGATE_SPOT with ARM64: say so before the task is placed."""
+        definition = self.ecs.describe_task_definition(taskDefinition=self.request.kwargs["taskDefinition"])
+        platform = (definition.get("taskDefinition") or {}).get("runtimePlatform") or {}
+        if platform.get("cpuArchitecture") == "ARM64":
+            self.out(ARM64_SPOT_NOTE)
+
     def start(self) -> str:
         """RunTask; the task's ARN."""
         response = self.ecs.run_task(**self.request.kwargs)
@@ -312,6 +325,8 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
 
             session = boto3.Session()
         runner = Runner(session, request, out=out, sleep=sleep)
+        if args.spot:
+            runner.warn_if_arm64_on_spot()
         arn = runner.start()
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

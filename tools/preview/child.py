@@ -173,7 +173,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
         })
         self.options[response.urn] = {"ignoreChanges": list(request.ignoreChanges),
-                                      "deleteBeforeReplace": bool(request.deleteBeforeReplace)}
+                                      "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                                      # an alias is a URN, or a spec whose name is enough to tell them apart
+                                      "aliases": sorted(filter(None, (a.urn or a.spec.name for a in request.aliases)))
+                                      + sorted(request.aliasURNs)}
         return response
 
 
