@@ -32,6 +32,15 @@ def scoped_group_name(prefix: str, workload: str | None, kind: str) -> str:
     return f"{prefix}-{workload}{KIND}{kind}" if workload else f"{prefix}{KIND}{kind}"
 
 
+def scoped_queue_name(prefix: str, workload: str, kind: str) -> str:
+    """An SQS queue of a kind (`queue`, `dlq`) for a workload: `<prefix>-<workload>_<kind>` (SQS takes '_', not '.').
+
+    physical_name drops '_' from the parts, so only the kind separator has one: a job's dead-letter
+    queue (`<prefix>-<job>-dlq`, from before) and these can never be the same name.
+    """
+    return f"{physical_name(prefix, workload, max_len=80 - len(kind) - 1)}_{kind}"
+
+
 def output_bucket_name(project: str, stack: str, account: str, region: str) -> str:
     """The output bucket: account and region in the name make it globally unique and predictable."""
     return physical_name(project, stack, "output", account, region, max_len=63)

@@ -290,3 +290,13 @@ class TestLogGroupKeyPolicy:
     def test_unknown_policy_cannot_be_verified(self) -> None:
         (violation,) = self.run("<unknown>")
         assert violation["level"] == "advisory" and "cannot verify the policy of key logs-key" in violation["message"]
+
+
+def test_queue_names_of_other_kinds_never_meet_a_jobs_dead_letter_queue() -> None:
+    from components.naming import physical_name, scoped_queue_name
+
+    job_dlq = physical_name("p-dev", "report", "dlq", max_len=80)
+    assert scoped_queue_name("p-dev", "report", "dlq") != job_dlq
+    assert scoped_queue_name("p-dev", "report-dlq", "queue") not in (job_dlq, physical_name("p-dev", "report-dlq",
+                                                                                           max_len=80))
+    assert len(scoped_queue_name("p-dev", "w" * 90, "queue")) <= 80
