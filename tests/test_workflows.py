@@ -208,6 +208,13 @@ def test_pull_requests_run_what_the_readme_promises() -> None:
     # Forks and Dependabot get no secrets: the real preview is skipped for them, the checks still run.
     assert "head.repo.full_name == github.repository" in preview["if"] and "dependabot[bot]" in preview["if"]
     assert preview["needs"] == "checks" and preview["strategy"]["matrix"]["stack"] == dev.stacks()
+    (pulumi,) = [s["with"] for s in steps(preview) if action(s) == "pulumi/actions"]
+    assert (pulumi["command"], pulumi["comment-on-pr"]) == ("preview", True)
+    assert pulumi["policyPackConfigs"] == "policy/config.${{ matrix.stack }}.json"
+    (aws,) = [s["with"] for s in steps(preview) if action(s) == "aws-actions/configure-aws-credentials"]
+    assert aws["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    # ARM64 images build on x86 runners.
+    assert {"docker/setup-qemu-action", "docker/setup-buildx-action"} <= {action(s) for s in steps(preview)}
 
 
 def test_main_deploys_dev_then_prod_behind_production() -> None:
@@ -221,7 +228,12 @@ def test_main_deploys_dev_then_prod_behind_production() -> None:
         ("dev", "dev"), ("prod", "production")]
     called = load(ROOT / jobs["prod"]["uses"][2:])
     assert set(called["on"] if "on" in called else called[True]) == {"workflow_call"}
-    assert called["jobs"]["up"]["environment"] == "${{ inputs.environment }}"
+    up = called["jobs"]["up"]
+    assert up["environment"] == "${{ inputs.environment }}"
+    (pulumi,) = [s["with"] for s in steps(up) if action(s) == "pulumi/actions"]
+    assert (pulumi["command"], pulumi["policyPackConfigs"]) == ("up", "policy/config.${{ inputs.stack }}.json")
+    (aws,) = [s["with"] for s in steps(up) if action(s) == "aws-actions/configure-aws-credentials"]
+    assert aws["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy-stack.yml"])
