@@ -4,7 +4,8 @@
     python3 dev.py preview [--stack prod] [...]   offline preview of a stack (default dev)
     python3 dev.py test [pytest args]             the tests (in parallel; one file or -k runs serially)
     python3 dev.py lint                           ruff
-    python3 dev.py ci                             lint, tests, offline preview of every shipped stack
+    python3 dev.py zizmor [PATH ...]              GitHub Actions security lint of .github/ (offline)
+    python3 dev.py ci                             lint, zizmor, tests, offline preview of every shipped stack
     python3 dev.py lock [--upgrade | --upgrade-package NAME ...]   re-lock after changing a *.in file
     python3 dev.py verify                         the installed packages are exactly the locked ones
     python3 dev.py audit                          pip-audit of every lock (needs the vulnerability services)
@@ -249,6 +250,18 @@ def audit() -> int:
     return status
 
 
+def zizmor(paths: list[str]) -> int:
+    """zizmor over .github/ (workflows and dependabot.yml), offline: any finding of low severity or above fails.
+
+    Suppressions live next to the line they excuse (`# zizmor: ignore[rule] reason`), never in a config file.
+    """
+    tool = shutil.which("zizmor", path=str(python().parent))  # zizmor.exe on Windows
+    if tool is None:
+        raise SetupError(f"zizmor is not in .venv: it is pinned in {DEV_LOCK}; delete .venv to reinstall it")
+    command = [tool, "--offline", "--min-severity", "low", "--no-progress", "--quiet"]
+    return subprocess.run([*command, *(paths or [".github"])], cwd=ROOT, check=False).returncode
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     try:
@@ -258,8 +271,10 @@ def main(argv: list[str]) -> int:
             return run(*pytest_args(rest))
         if command == "lint":
             return run("-m", "ruff", "check", ".")
+        if command == "zizmor":
+            return zizmor(rest)
         if command == "ci":
-            status = run("-m", "ruff", "check", ".") or run(*pytest_args(rest))
+            status = run("-m", "ruff", "check", ".") or zizmor([]) or run(*pytest_args(rest))
             for stack in stacks():
                 status = status or run("-m", "tools.preview", "--stack", stack)
             return status
