@@ -244,9 +244,15 @@ def audit() -> int:
                     say(f"{lock_file}: {dep['name']}=={dep['version']} has {vuln['id']}, fixed in "
                         f"{', '.join(vuln['fix_versions'])}: run `python3 dev.py lock --upgrade-package {dep['name']}`")
                     status = 1
-        skipped = [d["name"] for d in report.get("dependencies", []) if d.get("skip_reason")]
-        say(f"{lock_file}: {len(report.get('dependencies', []))} packages audited"
-            + (f", {len(skipped)} skipped ({skipped[0]}: not found on PyPI)" if skipped else ""))
+        deps = report.get("dependencies", [])
+        skipped = [d["name"] for d in deps if d.get("skip_reason")]
+        if deps and len(skipped) == len(deps):  # pip-audit passes when it could look nothing up: not here
+            say(f"pip-audit {lock_file}: every package was skipped ({skipped[0]}: "
+                f"{next(d['skip_reason'] for d in deps if d.get('skip_reason'))}); the vulnerability service "
+                "cannot be reached from here, so nothing was checked")
+            return 2
+        say(f"{lock_file}: {len(deps)} packages audited" + (f", {len(skipped)} skipped ({', '.join(skipped)})"
+                                                            if skipped else ""))
     return status
 
 
