@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 REGION = "us-east-1"
@@ -37,6 +38,13 @@ class Stack:
     subnets: list[str] = field(default_factory=list)
     secret_arn: str = ""
     execution_roles: dict[str, str] = field(default_factory=dict)
+    file: Path = Path()
+    session: Any = None
+
+    def write(self, **changes: Any) -> Path:
+        """Write the outputs (with top-level changes) to the outputs file again; its path."""
+        self.file.write_text(json.dumps({**self.outputs, **changes}))
+        return self.file
 
 
 def trust() -> str:
@@ -131,3 +139,33 @@ def deploy(session: Any, endpoint_azs: int = 2, secret_region: str = REGION) -> 
 def allowed(decision: str = "allowed") -> dict[str, Any]:
     """A SimulatePrincipalPolicy answer (moto has none: tests give it with botocore's Stubber)."""
     return {"EvaluationResults": [{"EvalActionName": "iam:Simulated", "EvalDecision": decision}], "IsTruncated": False}
+
+
+def backend_task(task_arn: str) -> Any:
+    """moto's own record of a task, to set what the API cannot (exit codes, managed agents)."""
+    from moto.ecs.models import ecs_backends
+
+    tasks = ecs_backends[ACCOUNT][REGION].tasks[CLUSTER]
+    return tasks[next(k for k in tasks if k.endswith(task_arn.rsplit("/", 1)[-1]))]
+
+
+def write_logs(session: Any, group: str, stream: str, *lines: str, at: int | None = None) -> None:
+    """Put log events (at `at` ms, one ms apart; now by default) on a stream, creating it if needed."""
+    import time
+
+    logs = session.client("logs")
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    base = int(time.time() * 1000) if at is None else at
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": base + i, "message": m} for i, m in enumerate(lines)])
+
+
+def stop_task(session: Any, task_arn: str, exit_code: int | None, reason: str = "Essential container in task exited"
+              ) -> None:
+    """Stop a task as ECS would after its container exited (or never started: exit_code None)."""
+    for container in backend_task(task_arn).containers:
+        container.exitCode = exit_code
+    session.client("ecs").stop_task(cluster=CLUSTER, task=task_arn, reason=reason)

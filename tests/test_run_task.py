@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.ecs.models import ecs_backends
-from moto.moto_api import state_manager
 
-from tests.support import cached_clients
 from tools import run_task
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**6})
-        yield cached_clients(REGION)  # type: ignore[misc]
-        state_manager.unset_transition("ecs::task")
 
 
 @pytest.fixture

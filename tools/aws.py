@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130
 
 #: botocore's "standard" retry mode retries throttling and transient errors with exponential backoff
 #: and jitter; 8 attempts ride out a burst of throttling (ThrottlingException, TooManyRequests).
-RETRIES = {"mode": "standard", "max_attempts": 8}
+RETRIES = {"mode": "standard", "total_max_attempts": 8}
 
 #: Error codes that mean the credentials are there but no longer valid.
 _EXPIRED = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
@@ -161,7 +161,8 @@ def describe_error(exc: BaseException, region: str | None = None) -> str:
         if code in _INVALID:
             return f"the AWS credentials are not valid here ({code}: {message}): check AWS_PROFILE and the account"
         if code in _THROTTLED:
-            return f"AWS kept throttling {operation} after {RETRIES['max_attempts']} attempts with backoff ({code}): " \
+            attempts = RETRIES["total_max_attempts"]
+            return f"AWS kept throttling {operation} after {attempts} attempts with backoff ({code}): " \
                    "wait a minute and run again"
         if code == "ClusterNotFoundException":
             where = f" in {region}" if region else ""
@@ -209,3 +210,20 @@ def backoff(first: float = 1.0, factor: float = 2.0, cap: float = 30.0, total: f
         yield step
         spent += step
         delay *= factor
+
+
+def require_cluster(session: Any, outputs: dict[str, Any], region: str | None) -> None:
+    """Stop with one line when the stack's cluster is not in this region (a wrong --region or profile)."""
+    from botocore.exceptions import ClientError
+
+    ecs = session.client("ecs", region_name=region)
+    try:
+        found = ecs.describe_clusters(clusters=[outputs["clusterArn"]])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("ClusterNotFoundException", "InvalidParameterException"):
+            raise
+        found = {"failures": [{"reason": exc.response["Error"]["Code"]}]}
+    if not any(c.get("status") == "ACTIVE" for c in found.get("clusters", [])):
+        why = "; ".join(f.get("reason", "") for f in found.get("failures", [])) or "not active"
+        raise ToolError(f"the cluster {outputs.get('clusterName')} is not in {region} ({why}): is the stack deployed "
+                        f"there? (the outputs say {outputs.get('region')}; --region overrides them)")

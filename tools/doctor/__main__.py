@@ -18,6 +18,7 @@ from tools.aws import (
     load_outputs,
     make_session,
     region_of,
+    require_cluster,
     workloads,
 )
 from tools.doctor import probe
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
         outputs = load_outputs(args.stack, args.outputs)
         state["region"] = region = region_of(args, outputs)
         chosen = [find_workload(outputs, args.workload)] if args.workload else workloads(outputs)
-        d = Deployed(session or make_session(), outputs, region)
+        aws = session or make_session()
+        require_cluster(aws, outputs, region)
+        d = Deployed(aws, outputs, region)
         out(f"doctor: cluster {outputs.get('clusterName')} in {region}, {outputs.get('vpcId')}")
         found: list[Finding] = []
         for w in chosen:

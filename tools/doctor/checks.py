@@ -97,11 +97,11 @@ class Deployed:
         return [e for page in pages for e in page.get("VpcEndpoints", [])]
 
     def endpoint(self, short: str, kind: str) -> dict[str, Any] | None:
-        """The stack's endpoint for a service (the outputs' id first), else any live one in the VPC."""
+        """The endpoint for a service in the VPC: a live one first (the outputs' id before others), else a gone one."""
         found = [e for e in self.endpoints if e.get("ServiceName") == self.service_name(short)
                  and e.get("VpcEndpointType", "").lower() == kind]
         wanted = (self.outputs.get("vpcEndpoints") or {}).get(short)
-        found.sort(key=lambda e: (e.get("VpcEndpointId") != wanted, e.get("State", "").lower() in _GONE))
+        found.sort(key=lambda e: (e.get("State", "").lower() in _GONE, e.get("VpcEndpointId") != wanted))
         return found[0] if found else None
 
     @cached_property
