@@ -399,7 +399,7 @@ class TestOutputs:
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
                             "serviceName", "url", "exec"}
-        assert (etl["serviceName"], etl["url"], etl["exec"]) == (None, None, False)
+        assert (etl["serviceName"], etl["url"], etl["exec"]) == (None, None, True)  # the etl job sets exec
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"
