@@ -227,3 +227,34 @@ def require_cluster(session: Any, outputs: dict[str, Any], region: str | None) -
         why = "; ".join(f.get("reason", "") for f in found.get("failures", [])) or "not active"
         raise ToolError(f"the cluster {outputs.get('clusterName')} is not in {region} ({why}): is the stack deployed "
                         f"there? (the outputs say {outputs.get('region')}; --region overrides them)")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What a tool's body works with: the outputs, the region and a session whose clients retry throttling."""
+
+    outputs: dict[str, Any]
+    region: str | None
+    session: Any
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.region)
+
+    def chosen(self, name: str | None) -> list[Workload]:
+        """The named workload, or all of them."""
+        return [find_workload(self.outputs, name)] if name else workloads(self.outputs)
+
+
+def run_with_stack(args: argparse.Namespace, session: Any, body: Callable[[Stack], int]) -> int:
+    """Load the outputs named by `--stack`/`--outputs`, check the cluster is in the region, run `body`; errors
+    become one line and an exit status (`cli`)."""
+    state: dict[str, Any] = {}
+
+    def run() -> int:
+        outputs = load_outputs(args.stack, args.outputs)
+        state["region"] = region = region_of(args, outputs)
+        aws = session or make_session()
+        require_cluster(aws, outputs, region)
+        return body(Stack(outputs, region, aws))
+
+    return cli(run, region=lambda: state.get("region"))

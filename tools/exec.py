@@ -17,19 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tools.aws import (
-    EXIT_FAILED,
-    ToolError,
-    Workload,
-    add_source_args,
-    cli,
-    find_workload,
-    load_outputs,
-    make_session,
-    region_of,
-    require_cluster,
-    task_id,
-)
+from tools.aws import EXIT_FAILED, Stack, ToolError, Workload, add_source_args, run_with_stack, task_id
 
 PLUGIN_URL = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html"
 
@@ -124,18 +112,13 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
          run: Callable[[list[str]], int] = lambda cmd: subprocess.call(cmd)) -> int:
     """Entry point; returns the exit status (the session's, once it ran)."""
     args = parse_args(argv)
-    state: dict[str, Any] = {}
 
-    def body() -> int:
-        outputs = load_outputs(args.stack, args.outputs)
-        state["region"] = region = region_of(args, outputs)
-        w = find_workload(outputs, args.workload)
-        aws = session or make_session()
-        require_cluster(aws, outputs, region)
-        cluster = outputs["clusterArn"]
-        task = pick_task(aws.client("ecs", region_name=region), cluster, w, args.task)
+    def body(stack: Stack) -> int:
+        (w,) = stack.chosen(args.workload)
+        cluster, region = stack.outputs["clusterArn"], stack.region
+        task = pick_task(stack.client("ecs"), cluster, w, args.task)
         container = args.container or w.entry["containerName"]
-        missing = problems(aws, outputs, region, w, task, container, which)
+        missing = problems(stack.session, stack.outputs, region, w, task, container, which)
         if missing:
             for line in missing:
                 out(f"exec: {line}")
@@ -147,7 +130,7 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
         out(f"exec: {w.name} task {task_id(task['taskArn'])} container {container}: {shlex.join(args.command)}")
         return run(cmd)
 
-    return cli(body, region=lambda: state.get("region"))
+    return run_with_stack(args, session, body)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.aws import (
-    EXIT_OK,
-    ToolError,
-    add_source_args,
-    cli,
-    find_workload,
-    load_outputs,
-    make_session,
-    region_of,
-)
+from tools.aws import EXIT_OK, Stack, ToolError, add_source_args, run_with_stack
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -156,21 +147,17 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
          sleep: Callable[[float], None] = time.sleep) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    state: dict[str, Any] = {}
 
-    def body() -> int:
+    def body(stack: Stack) -> int:
         since = parse_since(args.since)
-        outputs = load_outputs(args.stack, args.outputs)
-        state["region"] = region = region_of(args, outputs)
-        workload = find_workload(outputs, args.workload)
-        logs = (session or make_session()).client("logs", region_name=region)
-        reader = Reader(logs, workload.entry["logGroupName"], args.task, args.container, sleep=sleep)
+        (workload,) = stack.chosen(args.workload)
+        reader = Reader(stack.client("logs"), workload.entry["logGroupName"], args.task, args.container, sleep=sleep)
         events = reader.follow(since) if args.follow else iter(reader.events(since))
         for event in events:
             out(line(event))
         return EXIT_OK
 
-    return cli(body, region=lambda: state.get("region"))
+    return run_with_stack(args, session, body)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.aws import (
-    EXIT_OK,
-    Workload,
-    add_source_args,
-    cli,
-    find_workload,
-    load_outputs,
-    make_session,
-    region_of,
-    require_cluster,
-)
+from tools.aws import EXIT_OK, Stack, Workload, add_source_args, run_with_stack
 from tools.aws import task_id as id_of
-from tools.aws import workloads as all_workloads
 from tools.next_run import next_run
 
 RUNS = 5
@@ -207,22 +196,16 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
          now: datetime | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    state: dict[str, Any] = {}
 
-    def body() -> int:
-        outputs = load_outputs(args.stack, args.outputs)
-        state["region"] = region = region_of(args, outputs)
-        chosen = [find_workload(outputs, args.workload)] if args.workload else all_workloads(outputs)
-        aws = session or make_session()
-        require_cluster(aws, outputs, region)
-        doc = collect(aws, outputs, region, chosen, now)
+    def body(stack: Stack) -> int:
+        doc = collect(stack.session, stack.outputs, stack.region, stack.chosen(args.workload), now)
         if args.json:
             out(json.dumps(doc, indent=2))
         else:
             render(doc, out)
         return EXIT_OK
 
-    return cli(body, region=lambda: state.get("region"))
+    return run_with_stack(args, session, body)
 
 
 if __name__ == "__main__":

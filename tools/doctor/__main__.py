@@ -9,18 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tools import doctor
-from tools.aws import (
-    EXIT_FAILED,
-    EXIT_OK,
-    add_source_args,
-    cli,
-    find_workload,
-    load_outputs,
-    make_session,
-    region_of,
-    require_cluster,
-    workloads,
-)
+from tools.aws import EXIT_FAILED, EXIT_OK, Stack, add_source_args, run_with_stack
 from tools.doctor import probe
 from tools.doctor.checks import CHECKS, Deployed, Finding
 
@@ -39,16 +28,11 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
          sleep: Callable[[float], None] = time.sleep) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    state: dict[str, Any] = {}
 
-    def body() -> int:
-        outputs = load_outputs(args.stack, args.outputs)
-        state["region"] = region = region_of(args, outputs)
-        chosen = [find_workload(outputs, args.workload)] if args.workload else workloads(outputs)
-        aws = session or make_session()
-        require_cluster(aws, outputs, region)
-        d = Deployed(aws, outputs, region)
-        out(f"doctor: cluster {outputs.get('clusterName')} in {region}, {outputs.get('vpcId')}")
+    def body(stack: Stack) -> int:
+        chosen = stack.chosen(args.workload)
+        d = Deployed(stack.session, stack.outputs, stack.region)
+        out(f"doctor: cluster {stack.outputs.get('clusterName')} in {stack.region}, {stack.outputs.get('vpcId')}")
         found: list[Finding] = []
         for w in chosen:
             out(f"{w.kind} {w.name}")
@@ -67,7 +51,7 @@ def main(argv: list[str] | None = None, session: Any = None, out: Callable[[str]
         out(f"{failed} failed, {warned} warnings, {len(found) - failed - warned} ok")
         return EXIT_FAILED if failed else EXIT_OK
 
-    return cli(body, region=lambda: state.get("region"))
+    return run_with_stack(args, session, body)
 
 
 if __name__ == "__main__":
