@@ -114,6 +114,14 @@ class TestStatus:
         assert (older["task"], older["exitCode"], older["source"], older["durationSeconds"]) == \
             ("0ldrun00", None, "logs", 0.001)
 
+    def test_workers_are_services(self, deployed: Stack) -> None:
+        deployed.write(workers={"queue": {**deployed.outputs["services"]["web"], "serviceName": "web"}})
+        lines: list[str] = []
+        assert status.main(["queue", "--outputs", str(deployed.file), "--json"], session=deployed.session,
+                           out=lines.append) == 0
+        doc = json.loads("\n".join(lines))
+        assert [s["name"] for s in doc["services"]] == ["queue"] and doc["jobs"] == []
+
     def test_tables(self, deployed: Stack) -> None:
         lines: list[str] = []
         assert status.main(["--outputs", str(deployed.file)], session=deployed.session, out=lines.append) == 0

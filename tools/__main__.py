@@ -21,7 +21,7 @@ def summary(name: str) -> str:
 
 
 def main() -> int:
-    print("python -m tools.<command> --help for the options of each; all read the stack outputs "
+    print("python -m tools.<command> --help for the options of each; all but preview read the stack outputs "
           "(--stack S or --outputs FILE)")
     width = max(map(len, COMMANDS))
     for name in COMMANDS:

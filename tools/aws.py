@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # a check failed (doctor), the workload is unhealthy
+EXIT_FAILED = 1  # a check failed (doctor), a prerequisite is missing (exec)
 EXIT_USAGE = 2  # bad arguments or outputs, or an AWS error
 EXIT_INTERRUPTED = 130
 
@@ -73,7 +73,10 @@ def load_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]
 
 @dataclass(frozen=True)
 class Workload:
-    """One entry of the `jobs`/`services` outputs, with its name and kind (job or service)."""
+    """One entry of the `jobs`/`services`/`workers` outputs, with its name and kind (job, service or worker).
+
+    Workers (queue-driven services, DESIGN.md) are ECS services too: the tools treat them as services.
+    """
 
     name: str
     kind: str
@@ -90,23 +93,24 @@ class Workload:
         return f"{self.entry['logStreamPrefix']}/{self.entry['containerName']}/"
 
 
-def workloads(outputs: dict[str, Any], kinds: tuple[str, ...] = ("job", "service")) -> list[Workload]:
-    """The stack's workloads of these kinds, services first, by name."""
+def workloads(outputs: dict[str, Any], kinds: tuple[str, ...] = ("job", "service", "worker")) -> list[Workload]:
+    """The stack's workloads of these kinds (an output a stack lacks counts as empty): services, workers, jobs."""
     out = []
-    for kind, key in (("service", "services"), ("job", "jobs")):
+    for kind, key in (("service", "services"), ("worker", "workers"), ("job", "jobs")):
         if kind in kinds:
             out += [Workload(n, kind, e) for n, e in sorted((outputs.get(key) or {}).items())]
     return out
 
 
-def find_workload(outputs: dict[str, Any], name: str, kinds: tuple[str, ...] = ("job", "service")) -> Workload:
+def find_workload(outputs: dict[str, Any], name: str,
+                  kinds: tuple[str, ...] = ("job", "service", "worker")) -> Workload:
     """The named workload, or a ToolError that lists the known ones of these kinds."""
     found = workloads(outputs, kinds)
     for w in found:
         if w.name == name:
             return w
     known = ", ".join(f"{w.name} ({w.kind})" for w in found) or "none"
-    raise ToolError(f"no {' or '.join(kinds)} named {name!r}; known: {known}")
+    raise ToolError(f"no job or service named {name!r}; known: {known}")
 
 
 def task_id(arn: str) -> str:

@@ -127,7 +127,7 @@ def collect(session: Any, outputs: dict[str, Any], region: str | None, chosen: l
     """The whole status document (what `--json` prints)."""
     cluster = outputs["clusterArn"]
     ecs = session.client("ecs", region_name=region)
-    services = [w for w in chosen if w.kind == "service"]
+    services = [w for w in chosen if w.kind != "job"]  # services and workers
     jobs = [w for w in chosen if w.kind == "job"]
     doc: dict[str, Any] = {"cluster": outputs.get("clusterName"), "region": region, "services": [], "jobs": []}
     if services:
