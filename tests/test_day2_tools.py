@@ -114,6 +114,23 @@ class TestStatus:
         assert (older["task"], older["exitCode"], older["source"], older["durationSeconds"]) == \
             ("0ldrun00", None, "logs", 0.001)
 
+    def test_target_health_behind_a_load_balancer(self, deployed: Stack) -> None:
+        elb = deployed.session.client("elbv2")
+        group = elb.create_target_group(Name="api", Protocol="HTTP", Port=8080, VpcId=deployed.outputs["vpcId"],
+                                        TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.0.0.5"}, {"Id": "10.0.16.5"}])
+        web = deployed.outputs["services"]["web"]
+        deployed.session.client("ecs").create_service(
+            cluster=CLUSTER, serviceName="api", taskDefinition=web["taskDefinitionArn"], desiredCount=2,
+            loadBalancers=[{"targetGroupArn": group, "containerName": "web", "containerPort": 8080}])
+        deployed.outputs["services"]["api"] = {**web, "serviceName": "api"}
+        deployed.write()
+        lines: list[str] = []
+        assert status.main(["api", "--outputs", str(deployed.file), "--json"], session=deployed.session,
+                           out=lines.append) == 0
+        (api,) = json.loads("\n".join(lines))["services"]
+        assert (api["desired"], api["targets"]) == (2, {"healthy": 2})
+
     def test_workers_are_services(self, deployed: Stack) -> None:
         deployed.write(workers={"queue": {**deployed.outputs["services"]["web"], "serviceName": "web"}})
         lines: list[str] = []
