@@ -21,6 +21,7 @@ import os
 import socket
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -143,7 +144,11 @@ class Probe:
         if ".dkr.ecr." not in registry or not path:
             self.report("image", uri, True, "not in this account's ECR: skipped")
             return
-        repo, ref = (path.split("@", 1) if "@" in path else path.rsplit(":", 1))
+        if "@" in path:
+            repo, ref = path.split("@", 1)
+        else:
+            repo, _, ref = path.partition(":")
+            ref = ref or "latest"
         image_id = {"imageDigest": ref} if ref.startswith("sha256:") else {"imageTag": ref}
         ecr = self.client("ecr")
         try:
@@ -157,7 +162,7 @@ class Probe:
             self.report("image", uri, False, reason(exc))
             return
         self.report("image", uri, True, f"manifest read; first layer {digest[:19]}")
-        host = urllib.request.urlparse(url).hostname or "the layer bucket"
+        host = urllib.parse.urlparse(url).hostname or "the layer bucket"
         try:
             status = self.fetch(url)
         except (OSError, urllib.error.URLError) as exc:

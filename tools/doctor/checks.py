@@ -67,6 +67,16 @@ def needed_endpoints(workload: Workload, task_definition: dict[str, Any]) -> lis
     return list(dict.fromkeys(needed))
 
 
+def split_image(uri: str) -> tuple[str, str, dict[str, str]]:
+    """`registry/repo:tag` or `registry/repo@sha256:...` as (registry, repository, ECR imageId); no tag is latest."""
+    registry, _, path = uri.partition("/")
+    if "@" in path:
+        repo, digest = path.split("@", 1)
+        return registry, repo, {"imageDigest": digest}
+    repo, _, tag = path.partition(":")
+    return registry, repo, {"imageTag": tag or "latest"}
+
+
 def layer_bucket(region: str) -> str:
     """The S3 bucket ECR serves image layers from in a region."""
     return f"prod-{region}-starport-layer-bucket"
@@ -311,13 +321,11 @@ def check_images(d: Deployed, w: Workload) -> Iterator[Finding]:
     for container in td.get("containerDefinitions", []):
         uri = container.get("image", "")
         check = f"image of {container.get('name')}"
-        registry, _, path = uri.partition("/")
+        registry, repo, image_id = split_image(uri)
         if _ECR_HOST not in registry or f".{d.region}." not in registry:
             yield fail(check, f"{uri} is not in this region's ECR: a task without an internet route cannot pull it",
                        "use a build, a `uri` in this account's ECR or a `public` image (pull-through cache)")
             continue
-        repo, ref = (path.split("@", 1) if "@" in path else path.rsplit(":", 1))
-        image_id = {"imageDigest": ref} if ref.startswith("sha256:") else {"imageTag": ref}
         try:
             found = d.ecr.describe_images(registryId=registry.split(".")[0], repositoryName=repo,
                                           imageIds=[image_id])["imageDetails"]
@@ -343,7 +351,7 @@ def _cached(d: Deployed, repo: str) -> bool:
 
     try:
         rules = d.ecr.describe_pull_through_cache_rules().get("pullThroughCacheRules", [])
-    except (ClientError, BotoCoreError, NotImplementedError):
+    except (ClientError, BotoCoreError):
         return False
     return any(repo.startswith(r.get("ecrRepositoryPrefix", "\0") + "/") for r in rules)
 

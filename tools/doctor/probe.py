@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tools.aws import Workload, one_line
-from tools.doctor.checks import Deployed, Finding, fail, needed_endpoints, ok, secret_arns, warn
+from tools.doctor.checks import Deployed, Finding, fail, needed_endpoints, ok, secret_arns, split_image, warn
 from tools.run_task import EXIT_NOT_RUN, EXIT_TIMEOUT, Request, Runner
 
 PREFIX = "PROBE "  # the probe's line marker (app/app/probe.py)
@@ -99,8 +99,7 @@ def preconditions(d: Deployed, w: Workload) -> Finding | None:
         return warn("probe", f"a workload is named `doctor`, so its family is {family(d.outputs)}, the probe's own",
                     "rename that workload to run the probe")
     role = d.task_definition(w.entry["taskDefinitionArn"]).get("executionRoleArn", "")
-    registry, _, path = image["uri"].partition("/")
-    repo = path.split("@")[0].rsplit(":", 1)[0]
+    registry, repo, _ = split_image(image["uri"])
     repo_arn = f"arn:{d.partition}:ecr:{d.region}:{registry.split('.')[0]}:repository/{repo}"
     if role and d.allowed(role, "ecr:BatchGetImage", repo_arn) is False:
         return warn("probe", f"the execution role of {w.name} may not pull from {repo}, where the probe image is "
