@@ -11,7 +11,10 @@ from typing import Any
 from tools import doctor
 from tools.aws import EXIT_FAILED, EXIT_OK, Stack, add_source_args, run_with_stack
 from tools.doctor import probe
-from tools.doctor.checks import CHECKS, Deployed, Finding
+from tools.doctor.checks import Deployed, Finding, check_network
+from tools.doctor.resources import check_images, check_log_group, check_secrets
+
+CHECKS = (check_network, check_images, check_secrets, check_log_group)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
