@@ -11,6 +11,7 @@ Each test changes one thing (deletes an endpoint, turns private DNS off, ...) to
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,3 +170,40 @@ def stop_task(session: Any, task_arn: str, exit_code: int | None, reason: str = 
     for container in backend_task(task_arn).containers:
         container.exitCode = exit_code
     session.client("ecs").stop_task(cluster=CLUSTER, task=task_arn, reason=reason)
+
+
+#: moto's backends `deploy` writes to (ECS and the others look EC2 up at call time, not by reference).
+_BACKENDS = ("ec2", "ecs", "ecr", "iam", "logs", "secretsmanager")
+
+
+def moto_state() -> dict[tuple[str, str, str], Any]:
+    """A deep copy of moto's state for the backends `deploy` uses (one copy, so shared objects stay shared)."""
+    from moto.backends import get_backend
+
+    state = {}
+    for service in _BACKENDS:
+        for account, regions in get_backend(service).items():  # type: ignore[call-overload]
+            for region, backend in regions.items():
+                state[(service, account, region)] = backend
+    return _copy(state)
+
+
+def restore_moto_state(state: dict[tuple[str, str, str], Any]) -> None:
+    """Put a copy of a `moto_state()` back in place of moto's fresh backends."""
+    from moto.backends import get_backend
+
+    for (service, account, region), backend in _copy(state).items():
+        get_backend(service)[account][region] = backend  # type: ignore[call-overload]
+
+
+def _copy(state: dict[tuple[str, str, str], Any]) -> dict[tuple[str, str, str], Any]:
+    """A deep copy in which each backend's locks (ECR keeps one) are new locks: a lock cannot be copied."""
+    import threading
+
+    lock_types = (type(threading.Lock()), type(threading.RLock()))
+    memo: dict[int, Any] = {}
+    for backend in state.values():
+        for value in vars(backend).values():
+            if isinstance(value, lock_types):
+                memo[id(value)] = threading.RLock()
+    return copy.deepcopy(state, memo)

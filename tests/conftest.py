@@ -8,6 +8,7 @@ shared clients, `deployed` a stack deployed in it and its outputs file (tests/aw
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.aws_stack import REGION, Stack, deploy
+from tests.aws_stack import REGION, Stack, deploy, moto_state, restore_moto_state
 from tests.support import (
     NAMESPACE,
     ROOT,
@@ -92,9 +93,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[CachedClients]:
 
 @pytest.fixture
 def deployed(aws: CachedClients, tmp_path: Path) -> Stack:
-    """The stack of tests/aws_stack.py in moto; `stack.file` holds its outputs."""
-    stack = deploy(aws)
+    """The stack of tests/aws_stack.py in moto; `stack.file` holds its outputs.
+
+    Deployed through the API once per test process (36 calls), then each test gets its own copy of
+    moto's state (a deep copy of the backends, milliseconds), so a test can break anything.
+    """
+    global _DEPLOYED
+    if _DEPLOYED is None:
+        stack = deploy(aws)
+        _DEPLOYED = (copy.deepcopy(stack), moto_state())
+    else:
+        restore_moto_state(_DEPLOYED[1])
+    stack = copy.deepcopy(_DEPLOYED[0])
     stack.file = tmp_path / "outputs.json"
     stack.file.write_text(json.dumps(stack.outputs))
     stack.session = aws
     return stack
+
+
+_DEPLOYED: tuple[Stack, dict[tuple[str, str, str], Any]] | None = None
