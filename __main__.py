@@ -69,4 +69,5 @@ export_outputs({
     "clusterName": cluster.name, "clusterArn": cluster.arn, "outputBucketName": bucket.name if bucket else None,
     "jobs": {name: job.outputs for name, job in jobs.items()},
     "services": {name: service.outputs for name, service in services.items()},
+    "probeImage": images.probe_output,
 })

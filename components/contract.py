@@ -42,6 +42,8 @@ STACK_OUTPUTS = (
     OutputSpec("outputBucketName", "string or null", "the results bucket (null when disabled)"),
     OutputSpec("jobs", "map name -> workload", "the jobs, in the workload shape below"),
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
+    OutputSpec("probeImage", "{uri, cpuArchitecture} or null",
+               "the image `tools.doctor --probe` runs (the sample app); null when the stack builds no image"),
 )
 
 #: One entry of `jobs` or `services`: the same keys for both, null where a key does not apply.
@@ -58,6 +60,7 @@ WORKLOAD_OUTPUTS = (
     OutputSpec("serviceName", "string or null", "services; null for jobs"),
     OutputSpec("url", "string or null", "services with a load balancer (`https://` with a certificate, else "
                                         "`http://`); else null"),
+    OutputSpec("exec", "bool", "the workload's `exec` setting (`tools.exec` checks it)"),
 )
 
 

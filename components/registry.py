@@ -38,6 +38,8 @@ CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:Ta
 UPSTREAMS = {"public.ecr.aws": ("public.ecr.aws", "ecr-public"),
              "docker.io": ("registry-1.docker.io", "docker-hub")}
 _PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+#: The sample app's build context: its image also runs `python -m app probe` for `tools.doctor --probe`.
+PROBE_CONTEXT = "app"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class ImageResolver:
         for kind, items in (("services", settings.services), ("jobs", settings.jobs)):
             for i, workload in enumerate(items):
                 self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
+        self.probe: ResolvedImage | None = self._resolve_probe()
 
     @property
     def repository_arn(self) -> str:
@@ -151,8 +154,31 @@ class ImageResolver:
     @property
     def builds(self) -> list[BuildSpec]:
         """The distinct images to build: one per tag (same content and platform, same image)."""
-        by_tag = {img.build.tag: img.build for img in self.images.values() if img.build is not None}
+        images = [*self.images.values(), *([self.probe] if self.probe else [])]
+        by_tag = {img.build.tag: img.build for img in images if img.build is not None}
         return list(by_tag.values())
+
+    @property
+    def probe_output(self) -> dict[str, str] | None:
+        """The `probeImage` stack output: the image `tools.doctor --probe` runs, and its CPU architecture."""
+        if self.probe is None or self.probe.build is None:
+            return None
+        arch = next(a for a, p in _PLATFORMS.items() if p == self.probe.build.platform)
+        return {"uri": self.probe.uri, "cpuArchitecture": arch}
+
+    def _resolve_probe(self) -> ResolvedImage | None:
+        """The sample app's image, which the doctor's probe runs: the one a workload builds already (no extra
+        build), else one more build beside the stack's others; none when the stack builds nothing (then
+        `pulumi up` needs no Docker, and should not start to for the doctor)."""
+        built = [img for img in self.images.values() if img.build is not None]
+        for img in built:
+            if img.build is not None and (img.build.context, img.build.dockerfile) == (PROBE_CONTEXT, "Dockerfile"):
+                return img
+        if not built or not (self.base_dir / PROBE_CONTEXT / "Dockerfile").is_file():
+            return None
+        assert built[0].build is not None
+        arch = next(a for a, p in _PLATFORMS.items() if p == built[0].build.platform)
+        return self._resolve_build(BuildSettings(context=PROBE_CONTEXT), arch)
 
     def _resolve(self, workload: WorkloadSettings, where: str) -> ResolvedImage:
         image = workload.image

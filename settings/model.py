@@ -41,7 +41,8 @@ from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
 #: Workload names the stack uses for something of its own that a workload's name would collide with.
-RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec"}
+RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec",
+                  "doctor": "tools.doctor --probe registers the task definition family <project>-<stack>-doctor"}
 
 
 class Settings(Model):

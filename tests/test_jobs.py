@@ -414,8 +414,8 @@ class TestOutputs:
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
-                            "serviceName", "url"}
-        assert (etl["serviceName"], etl["url"]) == (None, None)
+                            "serviceName", "url", "exec"}
+        assert (etl["serviceName"], etl["url"], etl["exec"]) == (None, None, True)  # the etl job sets exec
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"

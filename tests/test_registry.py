@@ -299,3 +299,30 @@ class TestProgram:
         run = simulate(run_main, {"repository": {"name": "team/app"}})
         assert run.one(REPO)["inputs"]["name"] == "team/app"
         assert run.outputs["repositoryUrl"].endswith("/team/app")
+
+
+class TestProbeImage:
+    """The image `tools.doctor --probe` runs: the sample app's, built only where Docker runs anyway."""
+
+    @pytest.fixture
+    def with_app(self, build_dir: Path) -> Path:
+        shutil.copytree(ROOT / "app", build_dir / "app", ignore=shutil.ignore_patterns("tests", "__pycache__"))
+        return build_dir
+
+    def test_reuses_the_image_a_workload_builds(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"build": "./app"}, "a", arch="ARM64")]}, with_app)
+        assert r.probe == r.images["a"] and len(r.builds) == 1
+        assert r.probe_output == {"uri": r.images["a"].uri, "cpuArchitecture": "ARM64"}
+
+    def test_one_more_build_beside_other_builds(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"build": "svc"}, "a")]}, with_app)
+        assert [b.context for b in r.builds] == ["svc", "app"]
+        assert r.probe_output == {"uri": f"{REGISTRY}/private-fargate-dev:{r.builds[1].tag}",
+                                  "cpuArchitecture": "X86_64"}
+
+    def test_none_when_the_stack_builds_nothing(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"uri": f"{REGISTRY}/team/api:1.0"})]}, with_app)
+        assert r.probe is None and r.probe_output is None and r.builds == []
+
+    def test_none_without_the_app_directory(self, build_dir: Path) -> None:
+        assert resolver({"jobs": [job({"build": "svc"})]}, build_dir).probe_output is None
