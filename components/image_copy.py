@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from components.image_steps import (
     INDEX_TYPES,
     MANIFEST,
+    ImageStep,
     ImageStepError,
     get_manifest,
     pin_tag,
@@ -66,20 +66,6 @@ class RegistrySource:
             raise ImageStepError(f"{self._host} answered HTTP {code} {body}".strip()) from None
         except requests.exceptions.RequestException as exc:
             raise ImageStepError(f"could not reach {self._host}: {type(exc).__name__}") from None
-
-
-@dataclass(frozen=True)
-class MirrorSpec:
-    """An image to copy into the stack's repository: the source registry and what the reference names."""
-
-    reference: str
-    repository: str
-    source_host: str
-    source_path: str
-    tag: str | None = None
-    digest: str | None = None
-    reference_tag: str | None = None
-    credential_arn: str | None = None
 
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -143,7 +129,7 @@ def copy_manifest(ecr: Any, source: Any, repository: str, reference: str, expect
     return digest, [*pinned, digest]
 
 
-def mirror(ecr: Any, source: Any, spec: MirrorSpec) -> dict[str, Any]:
+def mirror(ecr: Any, source: Any, spec: ImageStep) -> dict[str, Any]:
     """Copy the image a reference names into the stack's repository; tag it with its pin (and reference) tag."""
     digest, pinned = copy_manifest(ecr, source, spec.repository, spec.digest or spec.tag or "latest", spec.digest)
     if spec.reference_tag:

@@ -31,10 +31,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pulumi import dynamic
+
+from components.naming import physical_name
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -171,17 +173,45 @@ def protect(ecr: Any, repository: str, digest: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class WarmSpec:
-    """A cached image to fetch: the cache repository, the tag to pull, the digest the reference pins."""
+class ImageStep:
+    """A deploy-time step: warm a cached image (`warm`) or copy one into the stack's repository (`mirror`).
 
+    repository: the cache repository (`<prefix>/<path>`) or the stack's; tag/digest: what the reference
+    names; source_*: where a mirror reads; reference_tag: the tag a mirrored tag reference gets.
+    """
+
+    kind: Literal["warm", "mirror"]
     reference: str
-    registry: str
     repository: str
-    tag: str
+    tag: str | None = None
     digest: str | None = None
+    source_host: str | None = None
+    source_path: str | None = None
+    reference_tag: str | None = None
+    credential_arn: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable, readable name part: one step per image and repository, however many workloads use it."""
+        digest = hashlib.sha256(f"{self.kind}\0{self.repository}\0{self.reference}".encode()).hexdigest()[:7]
+        return physical_name(self.reference.split("/", 1)[-1].split("@")[0], max_len=40) + f"-{digest}"
+
+    def props(self, region: str, registry: str, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """The resource's camelCase inputs, with its outputs declared (None) so the SDK resolves them."""
+        return {"kind": self.kind, "region": region, "registry": registry, "repository": self.repository,
+                "reference": self.reference, "tag": self.tag, "referenceDigest": self.digest,
+                "sourceHost": self.source_host, "sourcePath": self.source_path, "referenceTag": self.reference_tag,
+                "credentialArn": self.credential_arn, "timeoutSeconds": timeout, "digest": None, "pinned": None}
+
+    @classmethod
+    def from_props(cls, props: dict[str, Any]) -> ImageStep:
+        """The step back from the resource's inputs."""
+        return cls(props["kind"], props["reference"], props["repository"], props.get("tag"),
+                   props.get("referenceDigest"), props.get("sourceHost"), props.get("sourcePath"),
+                   props.get("referenceTag"), props.get("credentialArn"))
 
 
-def warm(ecr: Any, spec: WarmSpec, *, base_url: str | None = None, clock: Clock | None = None,
+def warm(ecr: Any, spec: ImageStep, registry: str, *, base_url: str | None = None, clock: Clock | None = None,
          timeout: float = DEFAULT_TIMEOUT, opener: Callable[..., Any] = urllib.request.urlopen) -> dict[str, Any]:
     """Make ECR cache the image by tag, wait until it (and its Linux images) is there, pin what the task uses.
 
@@ -190,15 +220,16 @@ def warm(ecr: Any, spec: WarmSpec, *, base_url: str | None = None, clock: Clock 
     clock = clock or Clock()
     deadline = clock.now() + timeout
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    request_manifest(base_url or f"https://{spec.registry}", spec.repository, spec.tag, token, opener=opener)
-    tagged = wait_for_image(ecr, spec.repository, {"imageTag": spec.tag}, deadline, clock, timeout)
+    tag = spec.tag or "latest"
+    request_manifest(base_url or f"https://{registry}", spec.repository, tag, token, opener=opener)
+    tagged = wait_for_image(ecr, spec.repository, {"imageTag": tag}, deadline, clock, timeout)
     manifest, media_type = get_manifest(ecr, spec.repository, tagged["imageDigest"])
     if media_type in INDEX_TYPES:
         for child in platform_children(manifest):
             wait_for_image(ecr, spec.repository, {"imageDigest": child}, deadline, clock, timeout)
     digest = spec.digest or tagged["imageDigest"]
     if find_image(ecr, spec.repository, {"imageDigest": digest}) is None:
-        raise ImageStepError(f"the tag {spec.tag} now points to {tagged['imageDigest']}, which is not (and does "
+        raise ImageStepError(f"the tag {tag} now points to {tagged['imageDigest']}, which is not (and does "
                              f"not contain) the pinned {digest}; update the digest, or use image.mirror to copy "
                              "the pinned one")
     pinned = protect(ecr, spec.repository, tagged["imageDigest"])
@@ -228,21 +259,19 @@ class StepFailed(Exception):
 def run_step(props: dict[str, Any], clients: Callable[[str], tuple[Any, Any]] = _clients,
              source_factory: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Run the step the inputs describe (warm or mirror) and return its outputs."""
-    from components.image_copy import MirrorSpec, RegistrySource, mirror
+    from components.image_copy import RegistrySource, mirror
 
     ecr, secrets = clients(props["region"])
     timeout = float(props.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     try:
-        if props["kind"] == "warm":
-            result = warm(ecr, WarmSpec(props["reference"], props["registry"], props["repository"], props["tag"],
-                                        props.get("referenceDigest")), timeout=timeout)
+        step = ImageStep.from_props(props)
+        if step.kind == "warm":
+            result = warm(ecr, step, props["registry"], timeout=timeout)
         else:
-            spec = MirrorSpec(props["reference"], props["repository"], props["sourceHost"], props["sourcePath"],
-                              props.get("tag"), props.get("referenceDigest"), props.get("referenceTag"),
-                              props.get("credentialArn"))
-            source = (source_factory or RegistrySource)(spec.source_host, spec.source_path,
-                                    upstream_credentials(secrets, spec.credential_arn), timeout=timeout)
-            result = mirror(ecr, source, spec)
+            source = (source_factory or RegistrySource)(step.source_host, step.source_path,
+                                                        upstream_credentials(secrets, step.credential_arn),
+                                                        timeout=timeout)
+            result = mirror(ecr, source, step)
     except ImageStepError as exc:
         raise StepFailed(f"image {props['reference']}: {exc}") from None
     except Exception as exc:  # registry HTTP errors, AWS errors: still one line naming the image
@@ -273,39 +302,13 @@ class ImageStepProvider(dynamic.ResourceProvider):
         """Nothing: a pinned image may still be what a running task, a rollback or another stack uses."""
 
 
-@dataclass(frozen=True)
-class StepInputs:
-    """The inputs of one step, all plain strings known at preview."""
-
-    kind: str  # warm | mirror
-    region: str
-    registry: str
-    repository: str
-    reference: str
-    tag: str | None = None
-    digest: str | None = None
-    source_host: str | None = None
-    source_path: str | None = None
-    reference_tag: str | None = None
-    credential_arn: str | None = None
-    timeout_seconds: int = DEFAULT_TIMEOUT
-
-    def props(self) -> dict[str, Any]:
-        """camelCase inputs, with the outputs declared (None) so the SDK resolves them."""
-        return {"kind": self.kind, "region": self.region, "registry": self.registry, "repository": self.repository,
-                "reference": self.reference, "tag": self.tag, "referenceDigest": self.digest,
-                "sourceHost": self.source_host, "sourcePath": self.source_path, "referenceTag": self.reference_tag,
-                "credentialArn": self.credential_arn, "timeoutSeconds": self.timeout_seconds, "digest": None,
-                "pinned": None}
-
-
 class CacheWarm(dynamic.Resource, module="images", name="CacheWarm"):
     """Fetches a cached image into the pull-through cache at deploy (type pulumi-python:dynamic/images:CacheWarm)."""
 
     digest: pulumi.Output[str]
 
-    def __init__(self, name: str, inputs: StepInputs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(ImageStepProvider(), name, inputs.props(), opts)
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ImageStepProvider(), name, props, opts)
 
 
 class ImageMirror(dynamic.Resource, module="images", name="ImageMirror"):
@@ -313,6 +316,6 @@ class ImageMirror(dynamic.Resource, module="images", name="ImageMirror"):
 
     digest: pulumi.Output[str]
 
-    def __init__(self, name: str, inputs: StepInputs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(ImageStepProvider(), name, inputs.props(), opts)
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ImageStepProvider(), name, props, opts)
 

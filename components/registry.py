@@ -19,7 +19,7 @@ import pulumi_awsx as awsx
 
 from components.context import StackContext
 from components.iam import assume_role_policy, document, statement
-from components.image_steps import PIN_PREFIX, CacheWarm, ImageMirror, StepInputs
+from components.image_steps import PIN_PREFIX, CacheWarm, ImageMirror
 from components.naming import physical_name
 from components.resolver import (
     CACHE_ACTIONS,
@@ -192,9 +192,7 @@ class ContainerRepository(pulumi.ComponentResource):
     def _create_step(self, step: ImageStep) -> None:
         """Warm or mirror one image at deploy, after the rule and template (or the repository) it needs."""
         ctx = self._args.context
-        inputs = StepInputs(step.kind, ctx.region, f"{ctx.account}.dkr.ecr.{ctx.region}.{ctx.dns_suffix}",
-                            step.repository, step.reference, step.tag, step.digest, step.source_host,
-                            step.source_path, step.reference_tag, step.credential_arn)
+        inputs = step.props(ctx.region, f"{ctx.account}.dkr.ecr.{ctx.region}.{ctx.dns_suffix}")
         if step.kind == "warm":
             prefix = step.repository.split("/", 1)[0]
             self.steps[step.key] = CacheWarm(f"{self._name}-warm-{step.key}", inputs, pulumi.ResourceOptions(

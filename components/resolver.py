@@ -17,11 +17,10 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from components.context import StackContext
 from components.iam import statement
-from components.image_steps import reference_tag
+from components.image_steps import ImageStep, reference_tag
 from components.naming import physical_name
 from settings import BuildSettings, Settings, WorkloadSettings
 from settings.errors import SettingsError
@@ -44,27 +43,6 @@ class BuildSpec:
     dockerfile: str
     platform: str
     tag: str
-
-
-@dataclass(frozen=True)
-class ImageStep:
-    """A deploy-time step: warm a cached image (`warm`) or copy one into the stack's repository (`mirror`)."""
-
-    kind: Literal["warm", "mirror"]
-    reference: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-    source_host: str | None = None
-    source_path: str | None = None
-    reference_tag: str | None = None
-    credential_arn: str | None = None
-
-    @property
-    def key(self) -> str:
-        """A stable, readable name part: one step per image and repository, however many workloads use it."""
-        digest = hashlib.sha256(f"{self.kind}\0{self.repository}\0{self.reference}".encode()).hexdigest()[:7]
-        return physical_name(self.reference.split("/", 1)[-1].split("@")[0], max_len=40) + f"-{digest}"
 
 
 @dataclass(frozen=True)

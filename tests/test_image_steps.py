@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from components.image_copy import MirrorSpec, RegistrySource, mirror
+from components.image_copy import RegistrySource, mirror
 from components.image_steps import (
     OCI_INDEX,
     OCI_MANIFEST,
     STEP_KEYS,
     Clock,
+    ImageStep,
     ImageStepError,
     ImageStepProvider,
     StepFailed,
-    WarmSpec,
     pin_tag,
     reference_tag,
     run_step,
@@ -187,13 +187,13 @@ def tags_of(ecr: Any, repository: str, digest: str) -> list[str]:
 class TestWarm:
     """The first pull by tag through ECR's registry API, then DescribeImages, then the pins."""
 
-    def spec(self, server: Server, digest: str | None = None) -> WarmSpec:
-        return WarmSpec("ghcr.io/org/app:1.2", server.host, CACHE_REPO, "1.2", digest)
+    def spec(self, digest: str | None = None) -> ImageStep:
+        return ImageStep("warm", "ghcr.io/org/app:1.2", CACHE_REPO, "1.2", digest)
 
     def test_warms_waits_and_pins(self, ecr: Any) -> None:
         image = Image("web")
         with Server(ecr_registry(ecr, image)) as server:
-            result = warm(ecr, self.spec(server), base_url=f"http://{server.host}", clock=FakeClock())
+            result = warm(ecr, self.spec(), server.host, base_url=f"http://{server.host}", clock=FakeClock())
         assert server.requests == [f"/v2/{CACHE_REPO}/manifests/1.2"]  # by tag: a pull by digest fills nothing
         assert result == {"digest": image.digest, "pinned": [image.digest, *image.linux]}
         assert sorted(tags_of(ecr, CACHE_REPO, image.digest)) == ["1.2", pin_tag(image.digest)]
@@ -203,25 +203,26 @@ class TestWarm:
     def test_a_pinned_digest_of_the_tag_is_kept(self, ecr: Any) -> None:
         image = Image("web")
         with Server(ecr_registry(ecr, image)) as server:
-            result = warm(ecr, self.spec(server, image.linux[1]), base_url=f"http://{server.host}", clock=FakeClock())
+            result = warm(ecr, self.spec(image.linux[1]), server.host, base_url=f"http://{server.host}",
+                          clock=FakeClock())
         assert result["digest"] == image.linux[1] and image.linux[1] in result["pinned"]
 
     def test_a_tag_that_moved_past_the_pinned_digest_fails(self, ecr: Any) -> None:
         image, old = Image("web"), "sha256:" + "0" * 64
         with Server(ecr_registry(ecr, image)) as server, pytest.raises(ImageStepError, match=r"the tag 1\.2 now "
                                                                                                r"points to sha256:"):
-            warm(ecr, self.spec(server, old), base_url=f"http://{server.host}", clock=FakeClock())
+            warm(ecr, self.spec(old), server.host, base_url=f"http://{server.host}", clock=FakeClock())
 
     def test_an_upstream_that_refuses(self, ecr: Any) -> None:
         with Server(ecr_registry(ecr, Image("web"), "refuse")) as server, pytest.raises(ImageStepError) as info:
-            warm(ecr, self.spec(server), base_url=f"http://{server.host}", clock=FakeClock())
+            warm(ecr, self.spec(), server.host, base_url=f"http://{server.host}", clock=FakeClock())
         assert str(info.value) == ("ECR could not fetch it through the cache rule: HTTP 404 NAME_UNKNOWN: The "
                                    "authentication to the upstream registry failed.")
 
     def test_a_timeout(self, ecr: Any) -> None:
         clock = FakeClock()
         with Server(ecr_registry(ecr, Image("web"), "never")) as server, pytest.raises(ImageStepError) as info:
-            warm(ecr, self.spec(server), base_url=f"http://{server.host}", clock=clock, timeout=30)
+            warm(ecr, self.spec(), server.host, base_url=f"http://{server.host}", clock=clock, timeout=30)
         assert str(info.value).startswith(f"{CACHE_REPO}:1.2 was not in ECR after 30 s")
         assert 30 <= clock.t <= 33  # it polled until the deadline, then stopped
 
@@ -246,8 +247,8 @@ class TestMirror:
     def test_copies_an_index_and_keeps_digests(self, repo: Any) -> None:
         image = Image("dotnet", layer_size=12 << 20)  # 12 MiB: two upload parts
         reference = "mcr.microsoft.com/dotnet/aspnet:1.2"
-        spec = MirrorSpec(reference, STACK_REPO, "mcr.microsoft.com", "dotnet/aspnet", "1.2",
-                          reference_tag=reference_tag(reference))
+        spec = ImageStep("mirror", reference, STACK_REPO, "1.2", source_host="mcr.microsoft.com",
+                         source_path="dotnet/aspnet", reference_tag=reference_tag(reference))
         with Server(upstream_registry(image)) as server:
             result = mirror(repo, RegistrySource(server.host, "dotnet/aspnet", insecure=True), spec)
         assert result["digest"] == image.digest and set(result["pinned"]) == {image.digest, *image.children}
@@ -260,8 +261,8 @@ class TestMirror:
 
     def test_a_second_run_uploads_nothing_again(self, repo: Any) -> None:
         image = Image("dotnet")
-        spec = MirrorSpec("mcr.microsoft.com/dotnet/aspnet:1.2", STACK_REPO, "mcr.microsoft.com", "dotnet/aspnet",
-                          "1.2")
+        spec = ImageStep("mirror", "mcr.microsoft.com/dotnet/aspnet:1.2", STACK_REPO, "1.2",
+                         source_host="mcr.microsoft.com", source_path="dotnet/aspnet")
         with Server(upstream_registry(image)) as server:
             source = RegistrySource(server.host, "dotnet/aspnet", insecure=True)
             mirror(repo, source, spec)
@@ -271,8 +272,8 @@ class TestMirror:
 
     def test_by_digest(self, repo: Any) -> None:
         image = Image("dotnet")
-        spec = MirrorSpec(f"quay.io/org/app@{image.digest}", STACK_REPO, "quay.io", "dotnet/aspnet", None,
-                          image.digest)
+        spec = ImageStep("mirror", f"quay.io/org/app@{image.digest}", STACK_REPO, None, image.digest,
+                         source_host="quay.io", source_path="dotnet/aspnet")
         with Server(upstream_registry(image)) as server:
             assert mirror(repo, RegistrySource(server.host, "dotnet/aspnet", insecure=True), spec)["digest"] \
                 == image.digest
