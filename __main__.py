@@ -43,7 +43,8 @@ platform = WorkloadPlatform(
     exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
     internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
     log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
-    cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
+    cluster=cluster, image_resources=registry.image_resources, image_digests=registry.digests,
+    namespace_arn=cluster.namespace_arn,
     mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
     access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None)
 

@@ -42,15 +42,16 @@ def capacity_strategy(workload: WorkloadSettings) -> list[dict[str, Any]]:
     return [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
 
 
-def container_definition(args: WorkloadArgs) -> dict[str, Any]:
-    """The one container of the task, with the exact field names of the ECS API."""
+def container_definition(args: WorkloadArgs, image: str | None = None) -> dict[str, Any]:
+    """The one container of the task, with the exact field names of the ECS API (`image`: the URI a pinned
+    image resolved to at deploy)."""
     w = args.workload
     environment = dict(w.environment)
     if args.platform.output_bucket:
         environment["OUTPUT_BUCKET"] = args.platform.output_bucket
     container: dict[str, Any] = {
         "name": w.name,
-        "image": args.image.uri,
+        "image": image or args.image.uri,
         "essential": True,
         # AWS: the ECS Exec agent needs a writable root filesystem; a read-only one "isn't supported".
         "readonlyRootFilesystem": w.readonly_root_filesystem and not w.exec,

@@ -26,7 +26,8 @@ class WorkloadPlatform:
     subnet_ids: the private subnets tasks run in; s3_prefix_list_id: the S3 gateway endpoint's prefix
     list (egress for image layers). output_bucket: bucket name or None when disabled. exec_log_group:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
-    cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
+    cluster / image_resources (build tag or image step key -> the build or step) / access_logs: resources to
+    exist first; image_digests (step key -> digest found at deploy) for images pinned at deploy.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
     """
@@ -47,6 +48,7 @@ class WorkloadPlatform:
     tags: Mapping[str, str] = field(default_factory=dict)
     cluster: pulumi.Resource | None = None
     image_resources: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    image_digests: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     namespace_arn: pulumi.Input[str] | None = None
     mesh_security_group_id: pulumi.Input[str] | None = None
     public_subnet_ids: Sequence[pulumi.Input[str]] = ()
@@ -104,5 +106,14 @@ class WorkloadArgs:
 
     @property
     def image_resource(self) -> pulumi.Resource | None:
-        """The image build the task definition waits for (None for images that are not built here)."""
-        return self.platform.image_resources.get(self.image.build.tag) if self.image.build else None
+        """The build or deploy-time step the task definition waits for (None for `uri` images)."""
+        key = self.image.resource_key
+        return self.platform.image_resources.get(key) if key else None
+
+    @property
+    def image_uri(self) -> pulumi.Input[str]:
+        """What the task pulls: a plain string, or `<repository>@<digest>` once a pinned image's step ran."""
+        key = self.image.resource_key
+        if not self.image.pinned or key is None:
+            return self.image.uri
+        return pulumi.Output.from_input(self.platform.image_digests[key]).apply(lambda d: f"{self.image.uri}@{d}")

@@ -86,13 +86,21 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
         cpu=str(args.workload.cpu), memory=str(args.workload.memory_mib),
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.workload.arch},
         execution_role_arn=args.role_arn(args.execution_role_name), task_role_arn=args.role_arn(args.task_role_name),
-        container_definitions=json.dumps([container_definition(args)]),
+        container_definitions=_container_definitions(args),
         volumes=[{"name": volume_name(p)} for p in writable_paths(args.workload)],
         tags={**tags, "Name": args.family},
-        # The image is pushed (and the roles exist) before a task definition that names them is registered.
+        # The image is pushed, cached or copied (and the roles exist) before a task definition names them.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
                          capacity_strategy(args.workload))
+
+
+def _container_definitions(args: WorkloadArgs) -> pulumi.Input[str]:
+    """The JSON of the task's containers; it waits for the digest of an image pinned at deploy."""
+    uri = args.image_uri
+    if isinstance(uri, str):
+        return json.dumps([container_definition(args)])
+    return pulumi.Output.from_input(uri).apply(lambda image: json.dumps([container_definition(args, image)]))
 
 
 def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str],

@@ -26,6 +26,7 @@ from pydantic import (
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
+from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
 from settings.patterns import PRIVATE_ECR_URI, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
@@ -111,17 +112,21 @@ class Settings(Model):
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
         self._check_names()
         self._check_services()
-        self._check_images()
+        image_notes = self._check_images()
         self._check_secret_regions()
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")
-        self._notes = (*ctx.get("notes", ()), *self._workload_notes())
+        self._notes = (*ctx.get("notes", ()), *image_notes, *self._workload_notes())
         return self
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
         return [("services", list(self.services)), ("jobs", list(self.jobs))]
+
+    def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
+        """(settings key, entries) of every workload kind, for code that handles each workload alike."""
+        return self._kinds()
 
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
@@ -173,20 +178,51 @@ class Settings(Model):
                                    "internet-facing is not supported with network.existing (no public subnets "
                                    "are created in an existing VPC); use internal")
 
-    def _check_images(self) -> None:
+    def _check_images(self) -> list[str]:
+        partition = partition_of(self._region)
+        credentials = self.repository.credentials
+        for key, arn in credentials.items():
+            if arn == OFFLINE_SECRET:
+                continue
+            where = ("repository", "upstreamCredentials", key) if arn != self.repository.docker_hub_credential_arn \
+                else ("repository", "dockerHubCredentialArn")
+            arn_partition, arn_region = arn.split(":")[1], arn.split(":")[3]
+            if (arn_partition, arn_region) != (partition, self._region):
+                raise SettingError(where, f"the secret is in {arn_partition}/{arn_region} but the stack is in "
+                                          f"{partition}/{self._region}; ECR reads it from the cache rule's own "
+                                          "account and region")
+        notes: list[str] = []
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                img = w.image
-                if img.public and img.public.startswith("docker.io/") and not self.repository.docker_hub_credential_arn:
-                    raise SettingError((kind, i, "image", "public"),
-                                       "Docker Hub images need repository.dockerHubCredentialArn (ECR's "
-                                       "pull-through cache for Docker Hub requires credentials)")
+                img, where = w.image, f"{kind}[{i}].image"
+                ref = img.reference
+                if img.public and ref is not None:
+                    upstream = upstream_for(ref.host)
+                    assert upstream is not None  # the field validator refused the others
+                    if partition in NO_CACHE_PARTITIONS:
+                        notes.append(f"{where}.public: {partition} has no pull-through cache for {upstream.name}; "
+                                     "the image is copied into the stack's repository at deploy instead")
+                    elif upstream.credential and upstream.credential not in credentials:
+                        raise SettingError((kind, i, "image", "public"),
+                                           f"{upstream.name} images need repository.upstreamCredentials."
+                                           f"{upstream.credential}" + (" (or dockerHubCredentialArn)"
+                                                                       if upstream.credential == "dockerhub" else "")
+                                           + " (ECR's pull-through cache requires credentials for it); or use "
+                                             "image.mirror to copy the image at deploy")
+                    elif len(ref.path) > ECR_NAME_MAX - CACHE_PREFIX_MAX - 1:
+                        raise SettingError((kind, i, "image", "public"),
+                                           f"the cached repository <prefix>/{ref.path[:20]}... would be over ECR's "
+                                           f"{ECR_NAME_MAX} characters for a repository name; use image.mirror")
+                if img.pin_at_deploy and ref is not None and ref.floating:
+                    notes.append(f"{where}: {ref} is pinned at deploy: the task definition uses the digest "
+                                 f"{ref.pull_tag!r} has when `pulumi up` runs (unknown until then)")
                 if img.uri:
                     region = PRIVATE_ECR_URI.match(img.uri).group(2)  # type: ignore[union-attr]
                     if region != self._region:
                         raise SettingError((kind, i, "image", "uri"),
                                            f"the image is in {region} but the stack is in {self._region}; a private "
                                            "task reaches only its own region's ECR through the endpoints")
+        return notes
 
     def _check_secret_regions(self) -> None:
         for kind, items in self._kinds():

@@ -18,8 +18,6 @@ ACM_ARN = re.compile(ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-
 PRIVATE_ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + ECR_REPO_NAME + r")"
     r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
-PUBLIC_IMAGE = re.compile(
-    r"^(public\.ecr\.aws|docker\.io)/(" + ECR_REPO_NAME + r")(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 WORKLOAD_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 SG_ID = r"^sg-[0-9a-f]{8,17}$"

@@ -120,31 +120,68 @@ class NetworkSettings(Model):
         return self.endpoint_az_count or self.subnet_count
 
 
+def check_credential(value: str | None) -> str | None:
+    """A pull-through cache credential: a Secrets Manager secret whose name starts `ecr-pullthroughcache/`."""
+    if value is None or value == OFFLINE_SECRET:
+        return value
+    m = SECRET_ARN.match(value)
+    if not m:
+        raise ValueError("expected a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:"
+                         "ecr-pullthroughcache/<name>)")
+    if not m.group(2).startswith("ecr-pullthroughcache/"):
+        raise ValueError("ECR only accepts secrets whose name starts with 'ecr-pullthroughcache/'")
+    return value
+
+
+class UpstreamCredentials(Model):
+    """`repository.upstreamCredentials`: the secret ECR signs in to each upstream with (username, accessToken)."""
+
+    dockerhub: str | None = Field(None, description="Docker Hub")
+    ghcr: str | None = Field(None, description="GitHub Container Registry (ghcr.io)")
+    gitlab: str | None = Field(None, description="GitLab.com (registry.gitlab.com)")
+    acr: str | None = Field(None, description="Azure Container Registry (every `<name>.azurecr.io` used)")
+
+    _arns = field_validator("dockerhub", "ghcr", "gitlab", "acr")(check_credential)
+
+    def given(self) -> dict[str, str]:
+        """Upstream key -> secret ARN, for the ones set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class RepositorySettings(Model):
     """`repository`: the stack's ECR repository and its retention rules."""
 
     name: str | None = Field(None, min_length=2, max_length=256, pattern="^" + ECR_REPO_NAME + "$",
                              json_schema_extra=shown("`<project>-<stack>`"), description="ECR repository name")
-    keep_images: int = Field(20, ge=1, le=10000, description="tagged images kept by the lifecycle policy")
+    keep_images: int = Field(20, ge=1, le=10000, description=(
+        "tagged images kept by the lifecycle policy (images tagged `pin-*` are kept as well, always)"))
     untagged_expiry_days: int = Field(7, ge=1, description="untagged images expire after this many days")
     kms_key_arn: str | None = Field(None, json_schema_extra=shown("absent (AES256)"),
                                     description="KMS key for the repository")
+    upstream_credentials: UpstreamCredentials = Field(UpstreamCredentials(), description=(
+        "Secrets Manager secrets (names starting `ecr-pullthroughcache/`, this account and region) for the "
+        "pull-through cache upstreams that require them"))
     docker_hub_credential_arn: str | None = Field(None, description=(
-        "Secrets Manager secret (name starting `ecr-pullthroughcache/`) for a Docker Hub pull-through cache"))
+        "the same as `upstreamCredentials.dockerhub` (kept for stacks that set it)"))
 
     _kms = field_validator("kms_key_arn")(check_kms)
+    _credential = field_validator("docker_hub_credential_arn")(check_credential)
 
-    @field_validator("docker_hub_credential_arn")
-    @classmethod
-    def _credential(cls, value: str | None) -> str | None:
-        if value is None or value == OFFLINE_SECRET:
-            return value
-        m = SECRET_ARN.match(value)
-        if not m:
-            raise ValueError("expected a Secrets Manager secret ARN")
-        if not m.group(2).startswith("ecr-pullthroughcache/"):
-            raise ValueError("ECR only accepts secrets whose name starts with 'ecr-pullthroughcache/'")
-        return value
+    @model_validator(mode="after")
+    def _one_docker_hub_secret(self) -> RepositorySettings:
+        hub = self.upstream_credentials.dockerhub
+        if hub and self.docker_hub_credential_arn and hub != self.docker_hub_credential_arn:
+            raise SettingError("dockerHubCredentialArn", "differs from upstreamCredentials.dockerhub; it is the "
+                                                         "same setting, give one")
+        return self
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Upstream key (dockerhub, ghcr, gitlab, acr) -> secret ARN, the alias included."""
+        out = self.upstream_credentials.given()
+        if self.docker_hub_credential_arn:
+            out.setdefault("dockerhub", self.docker_hub_credential_arn)
+        return out
 
 
 class LogsSettings(Model):
@@ -177,6 +214,8 @@ class CostSettings(Model):
     log_ingest_gb_per_month: float = Field(1, ge=0, description="log ingestion assumed by the estimate")
     endpoint_data_gb_per_month: float = Field(10, ge=0, description=(
         "data through interface endpoints assumed by the estimate"))
+    upstream_image_gb: float = Field(0.5, ge=0, description=(
+        "ECR storage assumed per image cached or mirrored at deploy (every platform of it is stored)"))
 
 class ComposeSettings(Model):
     """`compose`: workloads from a docker-compose file (settings/compose.py maps them)."""

@@ -11,12 +11,12 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
 from settings.errors import OFFLINE_SECRET, SettingError
+from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
 from settings.patterns import (
     ABS_PATH,
     ACM_ARN,
     ENV_NAME,
     PRIVATE_ECR_URI,
-    PUBLIC_IMAGE,
     SECRET_ARN,
     SG_ID,
     SSM_ARN,
@@ -34,14 +34,20 @@ class BuildSettings(Model):
 
 
 class ImageSettings(Model):
-    """`image`: exactly one of build, uri, public."""
+    """`image`: exactly one of build, uri, public, mirror; pinAtDeploy for untagged or `latest` references."""
 
     build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
     uri: str | None = Field(None, description=(
         "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
     public: str | None = Field(None, description=(
-        "`public.ecr.aws/ns/name:tag` (`docker.io/...` too with `repository.dockerHubCredentialArn`), through "
-        "the pull-through cache"))
+        "`<registry>/<name>:<tag>` (or `@sha256:...`, or both) from " + supported_hosts() + ", through the "
+        "stack's pull-through cache, fetched at deploy; Docker Hub, ghcr.io, registry.gitlab.com and Azure need "
+        "`repository.upstreamCredentials`"))
+    mirror: str | None = Field(None, description=(
+        "any registry's `<registry>/<name>:<tag>` (or `@sha256:...`): copied into the stack's repository at "
+        "deploy"))
+    pin_at_deploy: bool = Field(False, description=(
+        "accept an untagged or `latest` `public`/`mirror` reference: the task uses the digest found at deploy"))
 
     @field_validator("build", mode="before")
     @classmethod
@@ -56,9 +62,9 @@ class ImageSettings(Model):
         first = value.split("/")[0]
         # Docker's rule: the first component names a registry only if it has a dot or a port.
         no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
-        if no_registry or value.startswith(("docker.io/", "public.ecr.aws/")):
-            raise ValueError("a task with no internet route cannot pull it; use image.public "
-                             "(through the ECR pull-through cache) for public images")
+        if no_registry or not PRIVATE_ECR_URI.match(value) and ".dkr.ecr." not in first:
+            raise ValueError("a task with no internet route cannot pull it; use image.public (through the ECR "
+                             "pull-through cache) or image.mirror (copied into the stack's repository)")
         m = PRIVATE_ECR_URI.match(value)
         if not m:
             raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
@@ -74,22 +80,42 @@ class ImageSettings(Model):
     def _public(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        m = PUBLIC_IMAGE.match(value)
-        if not m:
-            raise ValueError("expected public.ecr.aws/<namespace>/<name>:<tag> or docker.io/<namespace>/<name>:<tag>")
-        if m.group(1) == "public.ecr.aws" and "/" not in m.group(2):
+        if "/" not in value or not ("." in value.split("/")[0] or ":" in value.split("/")[0]):
+            raise ValueError(f"name the registry, e.g. docker.io/library/nginx:1.27; public takes {supported_hosts()}")
+        ref = parse_reference(value)
+        upstream = upstream_for(ref.host)
+        if upstream is None:
+            raise ValueError(f"ECR's pull-through cache does not support {ref.host} (it supports "
+                             f"{supported_hosts()}); use image.mirror to copy the image into the stack's repository")
+        if ref.host == "public.ecr.aws" and "/" not in ref.path:
             raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
-        if m.group(3) is None and m.group(4) is None:
-            raise ValueError("give a tag or a digest; an untagged image means latest")
-        if m.group(3) == "latest":
-            raise ValueError("'latest' changes under you; pin a tag or digest")
+        if not ECR_NAME.match(ref.path):
+            raise ValueError(f"the repository {ref.path!r} cannot be an ECR repository name ('__' and '--' are not "
+                             "allowed); use image.mirror")
+        return value
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None:
+            ref = parse_reference(value)
+            if PRIVATE_ECR_URI.match(str(ref).split("@")[0]) or ".dkr.ecr." in ref.host:
+                raise ValueError("already in ECR; use image.uri for an image of this account and region")
         return value
 
     @model_validator(mode="after")
     def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
-        given = [k for k in ("build", "uri", "public") if getattr(self, k) is not None]
+        given = [k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of build, uri, public (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of build, uri, public, mirror (got {', '.join(given) or 'none'})")
+        reference = self.public or self.mirror
+        if self.pin_at_deploy and reference is None:
+            raise SettingError("pinAtDeploy", f"only for public and mirror images (this one is {given[0]})")
+        if reference is not None and parse_reference(reference).floating and not self.pin_at_deploy:
+            key = "public" if self.public else "mirror"
+            what = "'latest'" if parse_reference(reference).tag else "an untagged image (that means latest)"
+            raise SettingError(key, f"{reference!r} is {what}, which changes under you; give a tag or a digest, "
+                                    "or set pinAtDeploy: true to use the digest latest has at deploy")
         base = (info.context or {}).get("base_dir")
         if self.build is not None and base is not None:
             context = Path(base, self.build.context)
@@ -103,8 +129,14 @@ class ImageSettings(Model):
 
     @property
     def source(self) -> str:
-        """Which of build, uri, public is set."""
-        return next(k for k in ("build", "uri", "public") if getattr(self, k) is not None)
+        """Which of build, uri, public, mirror is set."""
+        return next(k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None)
+
+    @property
+    def reference(self) -> ImageReference | None:
+        """The parsed `public` or `mirror` reference."""
+        text = self.public or self.mirror
+        return parse_reference(text) if text else None
 
 
 class HealthCheckSettings(Model):

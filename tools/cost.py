@@ -172,6 +172,7 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
     if _of_type(report, "aws:ecr/repository:Repository"):
         items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
                           prices["ecr"]["storagePerGbMonth"]))
+    items += _image_step_items(report, prices, float(assumptions.get("upstreamImageGb", 0.5)))
     alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
     if alarms:
         items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
@@ -181,6 +182,23 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
         # SNS: the first million publishes and 1,000 emails a month are free; alerts stay far below.
         items.append(Item(f"SNS alerts ({emails} email subscription(s), within the free tier)", 1, "topic-month",
                           0.0))
+    return items
+
+
+#: The deploy-time image steps (components/image_steps.py) and what each stores in ECR.
+IMAGE_STEPS = {"pulumi-python:dynamic/images:CacheWarm": "cached", "pulumi-python:dynamic/images:ImageMirror":
+               "mirrored"}
+
+
+def _image_step_items(report: dict[str, Any], prices: dict[str, Any], gb_per_image: float) -> list[Item]:
+    """ECR storage of the images warmed into the cache or copied at deploy. Pushing into ECR and the cache's
+    fetch from upstream are free (data into AWS); pulls in the region cost only the endpoint data."""
+    items = []
+    for token, what in IMAGE_STEPS.items():
+        steps = _of_type(report, token)
+        if steps:
+            items.append(Item(f"ECR storage: {len(steps)} image(s) {what} at deploy", len(steps) * gb_per_image,
+                              "GB-month", prices["ecr"]["storagePerGbMonth"]))
     return items
 
 

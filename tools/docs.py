@@ -59,7 +59,7 @@ def default_text(info: FieldInfo) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, BaseModel):
-        return "(keys below)"
+        return "`{}`"
     if isinstance(value, (list, dict)):
         return f"`{value!r}`".replace("'", "") if value else ("`[]`" if isinstance(value, list) else "`{}`")
     return f"`{value}`"
@@ -78,7 +78,7 @@ def _keys(model: type[BaseModel]) -> str:
 def _row(key: str, info: FieldInfo) -> str:
     description = (info.description or "").strip()
     model = _model_of(info.annotation)
-    if model is not None and not isinstance(info.default, BaseModel):
+    if model is not None:
         description = f"{description}: {_keys(model)}" if description else _keys(model)
     return f"| `{key}` | {default_text(info)} | {description.replace('|', chr(92) + '|')} |"
 

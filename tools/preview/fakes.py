@@ -192,6 +192,13 @@ def _service(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -
     return {"id": f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:service/{cluster}/{physical}"}
 
 
+def _image_step(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    # What a warm or mirror step reports after `pulumi up`: the digest it found (the reference's own if pinned).
+    reference = str(inputs.get("reference")).encode()
+    found = inputs.get("referenceDigest") or "sha256:" + hashlib.sha256(reference).hexdigest()
+    return {"id": f"{inputs.get('repository')}@{found}", "digest": found, "pinned": [found]}
+
+
 _ID_PREFIXES = {
     "Vpc": "vpc", "Subnet": "subnet", "RouteTable": "rtb", "InternetGateway": "igw", "NatGateway": "nat",
     "Eip": "eipalloc", "SecurityGroup": "sg", "VpcEndpoint": "vpce", "FlowLog": "fl",
@@ -202,7 +209,7 @@ _ID_PREFIXES = {
 _EXTRAS = {
     "Vpc": _vpc, "VpcEndpoint": _vpc_endpoint, "Repository": _repository, "Bucket": _bucket,
     "BucketV2": _bucket, "LoadBalancer": _load_balancer, "TaskDefinition": _task_definition,
-    "Queue": _queue, "Service": _service,
+    "Queue": _queue, "Service": _service, "CacheWarm": _image_step, "ImageMirror": _image_step,
 }
 _INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": Cloud._azs,
