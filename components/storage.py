@@ -84,11 +84,13 @@ def private_bucket(parent: pulumi.Resource, name: str, bucket_name: str, bucket_
     return bucket
 
 
-def expire_objects(parent: pulumi.Resource, name: str, bucket: aws.s3.Bucket, days: int) -> None:
-    """Delete objects (and noncurrent versions) after `days`; clean up abandoned uploads."""
-    rule = {"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": days},
-            "noncurrent_version_expiration": {"noncurrent_days": days},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
+def expire_objects(parent: pulumi.Resource, name: str, bucket: aws.s3.Bucket, days: int | None) -> None:
+    """Delete objects (and noncurrent versions) after `days` (None keeps them); always clean up abandoned
+    uploads, whose parts are billed and invisible in listings."""
+    rule: dict = {"id": "expire", "status": "Enabled", "filter": {},
+                  "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
+    if days is not None:
+        rule.update({"expiration": {"days": days}, "noncurrent_version_expiration": {"noncurrent_days": days}})
     aws.s3.BucketLifecycleConfiguration(f"{name}-expiry", bucket=bucket.id, rules=[rule],
                                         opts=pulumi.ResourceOptions(parent=parent))
 
@@ -105,6 +107,5 @@ class OutputBucket(pulumi.ComponentResource):
         self.arn = args.context.bucket_arn(self.name)
         self.bucket = private_bucket(self, name, self.name, self.arn, protect=args.protect,
                                      versioning=args.versioning, tags=args.tags)
-        if args.expire_after_days is not None:
-            expire_objects(self, name, self.bucket, args.expire_after_days)
+        expire_objects(self, name, self.bucket, args.expire_after_days)
         self.register_outputs({"bucketName": self.name})

@@ -192,3 +192,55 @@ def cached_clients(region: str) -> CachedClients:
     """One CachedClients per region and test process."""
     return CachedClients(region)
 
+
+
+# --- policies on hand-made resources (the preview report's shape, evaluated by the SDK's analyzer) ----------
+
+ACCOUNT = "123456789012"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/exec"
+TASK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/task"
+
+
+def urn(token: str, name: str, parent: str | None = None) -> str:
+    """A resource URN of stack t, project p (with the parent's type in its qualified type)."""
+    qualified = f"{parent}${token}" if parent else token
+    return f"urn:pulumi:t::p::{qualified}::{name}"
+
+
+def res(token: str, name: str, inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None,
+        deps: dict[str, list[str]] | None = None, rid: str = UNKNOWN, parent: str | None = None) -> dict[str, Any]:
+    """A resource as the preview JSON has it (outputs default to the inputs, as in a first preview);
+    `parent` is the parent's URN."""
+    inputs = inputs or {}
+    parent_type = parent.split("::")[2].rsplit("$", 1)[-1] if parent else None
+    return {"urn": urn(token, name, parent_type), "type": token, "name": name, "parent": parent, "custom": True,
+            "inputs": inputs, "id": rid, "outputs": dict(outputs if outputs is not None else inputs),
+            "propertyDependencies": deps or {}, "dependencies": sorted({u for v in (deps or {}).values() for u in v}),
+            "protect": False, "retainOnDelete": False}
+
+
+def run_policy(policy: str, resources: list[dict[str, Any]], config: dict[str, Any] | None = None,
+               also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Violations of one policy (and `also` others) on these resources, as `pulumi preview` reports them."""
+    from policy.policies import POLICIES
+    from tools.preview.policies import evaluate
+
+    wanted = {policy, *also}
+    return evaluate({"resources": resources}, config, [p for p in POLICIES if p.name in wanted])
+
+
+def container(**extra: Any) -> dict[str, Any]:
+    """A compliant container definition, changed by `extra`."""
+    base = {"name": "app", "image": IMAGE, "essential": True, "readonlyRootFilesystem": True, "user": "1000",
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/app",
+                                                                     "awslogs-region": "us-east-1",
+                                                                     "awslogs-stream-prefix": "app"}}}
+    return {**base, **extra}
+
+
+def task_def(name: str = "td", *containers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A task definition resource holding these containers (default: one compliant container)."""
+    return res("aws:ecs/taskDefinition:TaskDefinition", name, {
+        "family": name, "containerDefinitions": json.dumps(list(containers) or [container()]),
+        "executionRoleArn": ROLE, "taskRoleArn": TASK_ROLE, **extra})
