@@ -28,13 +28,14 @@ MANDATORY = {"ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "vpc-en
              "ecr-immutable-tags", "ecr-lifecycle-policy", "s3-block-public-access", "s3-acls-disabled", "s3-tls-only",
              "iam-no-wildcard-actions", "iam-pass-role-scoped", "resource-policy-not-public", "sns-encrypted",
              "sns-tls-only", "kms-key-rotation", "alb-public-smuggling-protection", "alb-tls-policy"}
-ADVISORY = {"vpc-flow-logs", "default-security-group-closed", "ecs-task-egress-restricted", "security-group-descriptions",
-            "ecs-readonly-root-filesystem", "ecs-non-root-user", "images-from-private-ecr", "ecs-fargate-platform-latest",
-            "ecs-cluster-container-insights", "ecs-service-circuit-breaker", "ecs-execution-role-differs-from-task-role",
-            "log-group-retention-minimum", "log-group-kms", "ecs-exec-logging", "ecr-kms-encryption",
-            "s3-bucket-public-access-block", "s3-abort-incomplete-uploads", "s3-access-logging", "alb-drop-invalid-headers",
-            "alb-desync-mitigation", "alb-https-only", "alb-internal-https", "alb-access-logs", "alb-deletion-protection",
-            "required-tags", "cannot-verify"}
+ADVISORY = {
+    "vpc-flow-logs", "default-security-group-closed", "ecs-task-egress-restricted", "security-group-descriptions",
+    "ecs-readonly-root-filesystem", "ecs-non-root-user", "images-from-private-ecr", "ecs-fargate-platform-latest",
+    "ecs-cluster-container-insights", "ecs-service-circuit-breaker", "ecs-execution-role-differs-from-task-role",
+    "log-group-retention-minimum", "log-group-kms", "ecs-exec-logging", "ecr-kms-encryption",
+    "s3-bucket-public-access-block", "s3-abort-incomplete-uploads", "s3-access-logging", "alb-drop-invalid-headers",
+    "alb-desync-mitigation", "alb-https-only", "alb-internal-https", "alb-access-logs", "alb-deletion-protection",
+    "required-tags", "cannot-verify"}
 run = run_policy
 
 
@@ -174,7 +175,8 @@ class TestResourcePolicies:
         (violation,) = run("ecs-service-no-public-ip", [service])
         assert violation["level"] == "advisory"
         assert "can't run policy 'ecs-service-no-public-ip'" in violation["message"]
-        assert "unknown at preview; ecs-service-no-public-ip checks it at `pulumi up`" in violation["message"]
+        assert violation["message"].endswith("during preview: unknown at preview: whether s gives tasks a public IP; "
+                                             "ecs-service-no-public-ip checks it at `pulumi up`")
         unknown_td = res("aws:ecs/taskDefinition:TaskDefinition", "td", {"containerDefinitions": UNKNOWN})
         (violation,) = run("ecs-container-logging", [unknown_td])
         assert violation["level"] == "advisory"
@@ -197,3 +199,69 @@ class TestResourcePolicies:
             == []
 
 
+
+
+class TestManagedPolicySnapshot:
+    """policy/data/aws_managed_policies.json and the tool that refreshes it."""
+
+    def test_snapshot_is_dated_sourced_and_judged_by_content(self) -> None:
+        from policy.policies.managed import grant, snapshot
+
+        data = snapshot()
+        assert data["taken"] and "MAMIP" in data["source"] and "tools.managed_policies" in data["refresh"]
+        assert len(data["policies"]) > 1000
+        assert grant("AWSGlueServiceRole").broad == ("glue:*",)  # type: ignore[union-attr]
+        assert grant("AmazonECSTaskExecutionRolePolicy").broad == ()  # type: ignore[union-attr]
+        assert grant("AmazonEC2ContainerServiceEventsRole").pass_role_on_all  # type: ignore[union-attr]
+
+    def test_refresh_from_an_account(self, tmp_path: Any) -> None:
+        import boto3
+        from botocore.stub import Stubber
+
+        from tools.managed_policies import from_account, snapshot, write
+
+        iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+        documents = {"Broad": {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:Put*"], "Resource": "*"}]},
+                     "Narrow": {"Statement": {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}}}
+        with Stubber(iam) as stub:
+            for i, name in enumerate(documents):
+                page = {"Policies": [{"PolicyName": name, "Arn": f"arn:aws:iam::aws:policy/{name}",
+                                      "DefaultVersionId": "v3"}], "IsTruncated": i == 0}
+                if i == 0:
+                    page["Marker"] = "next"
+                stub.add_response("list_policies", page, {"Scope": "AWS", **({"Marker": "next"} if i else {})})
+                stub.add_response("get_policy_version", {"PolicyVersion": {
+                    "Document": json.dumps(documents[name]), "VersionId": "v3"}},
+                    {"PolicyArn": f"arn:aws:iam::aws:policy/{name}", "VersionId": "v3"})
+            data = snapshot(from_account(iam), "2026-01-01", "test")
+        assert data["policies"] == {"Broad": {"version": "v3", "wildcards": ["s3:Put*"]}, "Narrow": {"version": "v3"}}
+        write(data, tmp_path / "out.json")
+        assert json.loads((tmp_path / "out.json").read_text()) == data
+
+    def test_refresh_from_a_directory(self, tmp_path: Any) -> None:
+        from tools.managed_policies import main
+
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "PassAny").write_text(json.dumps({"PolicyVersion": {"VersionId": "v1", "Document": {
+            "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                          {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}}}))
+        (tmp_path / "in" / "Empty").write_text("")
+        out = tmp_path / "out.json"
+        assert main(["--from-dir", str(tmp_path / "in"), "--taken", "2026-01-01", "--output", str(out)]) == 0
+        assert json.loads(out.read_text())["policies"] == {"PassAny": {"version": "v1", "notAction": True,
+                                                                       "passRoleOnAll": True}}
+
+
+def test_the_pack_and_the_program_need_the_same_endpoints() -> None:
+    from components.network import BASE_INTERFACE_ENDPOINTS
+    from policy.policies.network import BASE_ENDPOINTS
+
+    assert BASE_ENDPOINTS == BASE_INTERFACE_ENDPOINTS
+
+
+def test_the_pack_imports_nothing_of_the_program() -> None:
+    code = ("import sys, policies; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('components', 'tools', 'pulumi_aws', 'boto3')); print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "policy", capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "policy")})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

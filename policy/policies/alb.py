@@ -76,14 +76,14 @@ def _tls_policy(args: ResourceValidationArgs, report_violation: ReportViolation)
 
 def _access_logs(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if _is_alb(args) and (args.props.get("accessLogs") or {}).get("enabled") is not True:
-        report_violation(f"{args.name} keeps no access logs; enable them to a bucket (private-fargate: "
-                         f"services[].loadBalancer.accessLogs){hint_args(args)}.")
+        report_violation(f"{args.name} keeps no access logs; enable them to a bucket"
+                         f"{hint_args(args, 'services[].loadBalancer.accessLogs')}.")
 
 
 def _deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type in LOAD_BALANCER and args.props.get("enableDeletionProtection") is not True:
         report_violation(f"{args.name} can be deleted by one API call or a replacing update; set "
-                         f"enableDeletionProtection (private-fargate: protect){hint_args(args)}.")
+                         f"enableDeletionProtection{hint_args(args, 'protect')}.")
 
 
 def _listeners(graph: Graph, found: Findings, internet_facing: bool) -> list[tuple[Node, Node]]:
@@ -109,16 +109,16 @@ def _https_only(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for listener, lb in _listeners(graph, found, internet_facing=True):
         if _serves_plain(listener):
             found.violation(f"{listener.name} serves plain HTTP on internet-facing {lb.name}: listen on HTTPS and "
-                            "redirect HTTP to it (private-fargate: services[].loadBalancer.certificateArn)"
-                            f"{hint(listener)}.", listener.urn)
+                            f"redirect HTTP to it{hint(listener, 'services[].loadBalancer.certificateArn')}.",
+                            listener.urn)
 
 
 def _internal_https(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for listener, lb in _listeners(graph, found, internet_facing=False):
         if _serves_plain(listener):
             found.violation(f"{listener.name} serves plain HTTP on internal {lb.name}: requests cross the VPC "
-                            "unencrypted. Serve HTTPS with a certificate (private-fargate: "
-                            f"services[].loadBalancer.certificateArn){hint(listener)}.", listener.urn)
+                            f"unencrypted. Serve HTTPS with a certificate"
+                            f"{hint(listener, 'services[].loadBalancer.certificateArn')}.", listener.urn)
 
 
 alb_public_smuggling_protection = resource_policy(

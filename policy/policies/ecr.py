@@ -87,8 +87,8 @@ def _kms(args: ResourceValidationArgs, report_violation: ReportViolation) -> Non
         return
     configs = args.props.get("encryptionConfigurations") or []
     if not any(c.get("encryptionType") == "KMS" for c in configs):
-        report_violation(f"{args.name} is encrypted with AES256; use a KMS key to control who can decrypt images "
-                         f"(private-fargate: repository.kmsKeyArn).")
+        report_violation(f"{args.name} is encrypted with AES256; use a KMS key to control who can decrypt images"
+                         f"{hint_args(args, 'repository.kmsKeyArn')}.")
 
 
 def _lifecycle(graph: Graph, _: dict[str, Any], found: Findings) -> None:

@@ -65,16 +65,21 @@ def _reference(value: str) -> bool:
 
 def env_problem(environment: Any) -> str | None:
     """What is wrong with a plain `environment` list ([{name, value}]), if anything."""
+    named, valued = [], []
     for item in environment or []:
         if not isinstance(item, dict):
             continue
         name, value = str(item.get("name", "")), str(item.get("value", ""))
         if secret_name(name) and not _reference(value):
-            return (f"{name} in its plain environment, which anyone who can describe the task reads: move it to "
-                    "secrets (a Secrets Manager or SSM ARN)")
-        if _SECRET_VALUE.search(value):
-            return f"a credential-looking value in environment variable {name}: move it to secrets"
-    return None
+            named.append(name)
+        elif _SECRET_VALUE.search(value):
+            valued.append(name)
+    if not named and not valued:
+        return None
+    what = ", ".join(named) + (" and " if named and valued else "") + \
+        (f"credential-looking values in {', '.join(valued)}" if valued else "")
+    return (f"{what} in its plain environment, which anyone who can describe the task reads: move "
+            f"{'it' if len(named) + len(valued) == 1 else 'them'} to secrets (Secrets Manager or SSM ARNs)")
 
 
 def container_policy(name: str, description: str, level: EnforcementLevel,

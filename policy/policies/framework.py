@@ -58,9 +58,7 @@ STACK_CHECKS: dict[str, tuple[StackCheck, dict[str, Any]]] = {}
 def unknown_at_preview(policy: str, what: list[str]) -> UnknownValueError:
     """The SDK's advisory for values unknown at preview, saying when the policy does check them."""
     err = UnknownValueError(_UNKNOWN_SENTINEL, [])
-    items = sorted(set(what))
-    err.message = f"{'; '.join(items)} {'is' if len(items) == 1 else 'are'} unknown at preview; {policy} " \
-                  "checks it at `pulumi up`"
+    err.message = f"unknown at preview: {'; '.join(sorted(set(what)))}; {policy} checks it at `pulumi up`"
     return err
 
 
@@ -122,17 +120,20 @@ _SETTINGS = {
 }
 
 
-def setting_hint(urn: str, parent: str | None) -> str:
+def setting_hint(urn: str, parent: str | None, detail: str | None = None) -> str:
     """Which setting of this project made a resource (' (private-fargate setting: ...)'), '' for any other.
 
     Only children of this project's components (type tokens `private-fargate:<module>:<Type>`,
-    which other programs do not use) get a hint; their parent's type and name say which setting.
+    which other programs do not use) get a hint; their parent's type and name say which setting,
+    unless `detail` names the setting that fixes the violation.
     """
     qualified = urn.split("::")[2] if urn.count("::") >= 3 else ""
     parent_type = qualified.rsplit("$", 1)[0].rsplit("$", 1)[-1] if "$" in qualified else ""
     if not parent_type.startswith(_COMPONENT):
         return ""
     kind = parent_type[len(_COMPONENT):]
+    if detail:
+        return f" (private-fargate setting: {detail})"
     parent_name = parent.rsplit("::", 1)[-1] if parent else ""
     if kind in ("service:FargateService", "loadbalancer:ServiceLoadBalancer"):
         workload = parent_name.removeprefix("service-").removesuffix("-lb") if kind.startswith("load") else \
@@ -144,11 +145,11 @@ def setting_hint(urn: str, parent: str | None) -> str:
     return f" (private-fargate setting: {setting})" if setting else ""
 
 
-def hint(node: Node) -> str:
+def hint(node: Node, detail: str | None = None) -> str:
     """`setting_hint` of a stack resource."""
-    return setting_hint(node.urn, node.parent)
+    return setting_hint(node.urn, node.parent, detail)
 
 
-def hint_args(args: ResourceValidationArgs) -> str:
+def hint_args(args: ResourceValidationArgs, detail: str | None = None) -> str:
     """`setting_hint` of the resource a resource policy is looking at."""
-    return setting_hint(args.urn, args.opts.parent if args.opts else None)
+    return setting_hint(args.urn, args.opts.parent if args.opts else None, detail)

@@ -115,7 +115,7 @@ log_group_retention_minimum = resource_policy(
 def _kms(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == LOG_GROUP and not args.props.get("kmsKeyId"):
         report_violation(f"{args.name} is encrypted with CloudWatch's own key; set kmsKeyId to control who can "
-                         f"read the logs (private-fargate: logs.kmsKeyArn).")
+                         f"read the logs{hint_args(args, 'logs.kmsKeyArn')}.")
 
 
 log_group_kms = resource_policy(

@@ -141,8 +141,7 @@ def _endpoints_for_private_tasks(graph: Graph, _: dict[str, Any], found: Finding
                 found.violation(f"{node.name} runs tasks with no route out of VPC {vpc.name} (no NAT, internet or "
                                 "Transit Gateway default route), which lacks interface endpoint(s) "
                                 f"{', '.join(missing)} with private DNS: tasks fail to pull images, ship logs or read "
-                                "secrets. Add them (private-fargate: network.extraEndpoints; the base ones are always "
-                                "created).",
+                                f"secrets. Add them{hint(node, 'network.extraEndpoints')}.",
                                 node.urn)
             s3 = [e for e in endpoints
                   if _service(e) == "s3" and e.props.get("vpcEndpointType", "Gateway") == "Gateway"]

@@ -131,8 +131,11 @@ def _universal(target: dict[str, Any]) -> bool:
 
 def is_launcher(node: Node) -> bool:
     """True for a resource that starts ECS tasks (or, unknown at preview, may)."""
-    if node.type in (SERVICE, TASK_SET):
+    if node.type == TASK_SET:
         return True
+    if node.type == SERVICE:  # an EXTERNAL deployment controller starts tasks through task sets
+        controller = node.props.get("deploymentController")
+        return not (isinstance(controller, dict) and controller.get("type") == "EXTERNAL")
     if node.type == SCHEDULE:
         target = node.props.get("target")
         return target is UNKNOWN or (isinstance(target, dict) and (
