@@ -259,11 +259,8 @@ def preview_program(directory: Path, source: str, variant: dict[str, Any], mode:
     return preview("--project-dir", directory, "--stack", "t", "--mode", mode, "--json")
 
 
-#: The start of a bad-program test: a compliant private network (no route out, the endpoints private tasks
-#: need), a log group, execution and task roles, a task definition and a cluster, in the shape of
-#: pulumi/examples aws-py-fargate made private. Names for what follows: v (the variant), vpc, subnet,
-#: table, tasks_sg, execution, task, definition, cluster, trust(service), doc(statements).
-PRIVATE_BASE = '''
+#: The start of every bad-program test: imports, the variant `v`, ACCOUNT, doc(statements), trust(service).
+PROGRAM_HEAD = '''
 import json
 import pulumi
 import pulumi_aws as aws
@@ -276,7 +273,13 @@ def doc(*statements):
 
 def trust(service):
     return doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+'''
 
+#: The start of a bad-program test about tasks: a compliant private network (no route out, the endpoints private tasks
+#: need), a log group, execution and task roles, a task definition and a cluster, in the shape of
+#: pulumi/examples aws-py-fargate made private. Names for what follows: v (the variant), vpc, subnet,
+#: table, tasks_sg, execution, task, definition, cluster, trust(service), doc(statements).
+PRIVATE_BASE = PROGRAM_HEAD + '''
 vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", enable_dns_support=True, enable_dns_hostnames=True)
 subnet = aws.ec2.Subnet("private", vpc_id=vpc.id, cidr_block="10.0.1.0/24", map_public_ip_on_launch=False)
 table = aws.ec2.RouteTable("private", vpc_id=vpc.id)

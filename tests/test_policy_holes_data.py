@@ -12,22 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import preview_program
+from tests.support import PROGRAM_HEAD, preview_program
 
-HEAD = '''
-import json
-import pulumi
-import pulumi_aws as aws
-
-v = pulumi.Config().get_object("variant") or {}
-ACCOUNT = "123456789012"
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-def trust(service):
-    return doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
-
+HEAD = PROGRAM_HEAD + '''
 LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 20", "selection": {
     "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 20}, "action": {"type": "expire"}}]})
 '''

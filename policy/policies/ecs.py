@@ -11,8 +11,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from ._util import UNKNOWN, config, container_definitions, plain
 from .framework import Findings, hint, hint_args, resource_policy, stack_policy, unknown_at_preview
-from .graph import Graph, Node
-from .topology import LAUNCHERS, is_launcher, launch_of
+from .graph import Graph
+from .topology import launch_from_args
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
@@ -128,12 +128,10 @@ def _secrets_in_env(args: ResourceValidationArgs, report_violation: ReportViolat
                 report_violation(f"{args.name}: container {container.get('name', '?')!r} has {problem}"
                                  f"{hint_args(args)}.")
         return
-    if args.resource_type not in LAUNCHERS:
+    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    if launch is None:
         return
-    node = Node(None, args.resource_type, args.urn, args.name, plain(args.props))  # type: ignore[arg-type]
-    if not is_launcher(node):
-        return
-    overrides = launch_of(node).overrides
+    overrides = launch.overrides
     if overrides is UNKNOWN:
         raise unknown_at_preview("ecs-no-secrets-in-environment", [f"the container overrides of {args.name}"])
     for override in overrides:
@@ -192,12 +190,10 @@ images_from_private_ecr = container_policy(
 
 
 def _platform_latest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in LAUNCHERS:
+    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    if launch is None:
         return
-    node = Node(None, args.resource_type, args.urn, args.name, plain(args.props))  # type: ignore[arg-type]
-    if not is_launcher(node):
-        return
-    version = launch_of(node).platform_version
+    version = launch.platform_version
     if version not in (None, "LATEST", UNKNOWN):
         report_violation(f"{args.name} pins Fargate platform {version}; use LATEST for current security patches.")
 

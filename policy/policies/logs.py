@@ -10,7 +10,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from ._util import UNKNOWN, ci_get, config, containers, is_true
 from .framework import Findings, hint, hint_args, resource_policy, stack_policy
 from .graph import Graph, Node
-from .network import task_definitions_of
+from .network import launched_containers
 from .topology import launch_of, launchers
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -149,18 +149,12 @@ def _exec_logging(graph: Graph, _: dict[str, Any], found: Findings) -> None:
 
 def _default_exec_logging(graph: Graph, node: Node, found: Findings) -> None:
     """DEFAULT exec logging writes where each container's awslogs driver writes; other drivers log nothing."""
-    for td in task_definitions_of(graph, node, found):
-        defined = containers(td.props)
-        if defined is UNKNOWN:
-            found.unknown.append(f"the containers of {td.name}")
-            continue
-        for container in defined:
-            driver = (container.get("logConfiguration") or {}).get("logDriver")
-            if driver != "awslogs":
-                found.violation(f"{node.name} allows ECS Exec with the cluster's DEFAULT session logging, which uses "
-                                f"each container's awslogs driver; container {container.get('name')!r} of {td.name} "
-                                f"logs with {driver or 'nothing'}, so its sessions are not logged{hint(node)}.",
-                                node.urn)
+    for td, container in launched_containers(graph, node, found):
+        driver = (container.get("logConfiguration") or {}).get("logDriver")
+        if driver != "awslogs":
+            found.violation(f"{node.name} allows ECS Exec with the cluster's DEFAULT session logging, which uses "
+                            f"each container's awslogs driver; container {container.get('name')!r} of {td.name} "
+                            f"logs with {driver or 'nothing'}, so its sessions are not logged{hint(node)}.", node.urn)
 
 
 ecs_exec_logging = stack_policy(

@@ -12,12 +12,10 @@ from .graph import Graph, Node, depends_on
 from .topology import (
     ENDPOINT,
     ENDPOINT_RTB,
-    LAUNCHERS,
-    OPAQUE_LAUNCHERS,
     TASK_DEFINITION,
     VPC,
     internet_routes,
-    is_launcher,
+    launch_from_args,
     launch_of,
     launchers,
     maps_public_ips,
@@ -34,12 +32,10 @@ DEFAULT_SG = ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",)
 
 
 def _no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in LAUNCHERS + OPAQUE_LAUNCHERS:
+    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    if launch is None:
         return
-    node = Node(None, args.resource_type, args.urn, args.name, plain(args.props))  # type: ignore[arg-type]
-    if args.resource_type in LAUNCHERS and not is_launcher(node):
-        return
-    public = launch_of(node).public_ip
+    public = launch.public_ip
     if public is UNKNOWN:
         raise unknown_at_preview("ecs-service-no-public-ip", [f"whether {args.name} gives tasks a public IP"])
     if public is True:
@@ -96,20 +92,27 @@ def task_definitions_of(graph: Graph, node: Node, found: Findings) -> list[Node]
     return tds
 
 
-def _needed_endpoints(graph: Graph, node: Node, found: Findings) -> set[str]:
-    """Interface endpoints a launcher's tasks need, from its task definitions and exec setting."""
-    needed = set(BASE_ENDPOINTS) | ({"ssmmessages"} if launch_of(node).exec_on else set())
+def launched_containers(graph: Graph, node: Node, found: Findings) -> list[tuple[Node, dict[str, Any]]]:
+    """(task definition, container) of every container a launcher starts; unknown containers are noted."""
+    out = []
     for td in task_definitions_of(graph, node, found):
         defined = containers(td.props)
         if defined is UNKNOWN:
             found.unknown.append(f"the containers of {td.name}")
             continue
-        for container in defined:
-            for secret in container.get("secrets") or []:
-                source = str(secret.get("valueFrom", ""))
-                needed.add("secretsmanager" if ":secretsmanager:" in source else "ssm")
-            if (container.get("repositoryCredentials") or {}).get("credentialsParameter"):
-                needed.add("secretsmanager")
+        out += [(td, c) for c in defined]
+    return out
+
+
+def _needed_endpoints(graph: Graph, node: Node, found: Findings) -> set[str]:
+    """Interface endpoints a launcher's tasks need, from its task definitions and exec setting."""
+    needed = set(BASE_ENDPOINTS) | ({"ssmmessages"} if launch_of(node).exec_on else set())
+    for _, container in launched_containers(graph, node, found):
+        for secret in container.get("secrets") or []:
+            source = str(secret.get("valueFrom", ""))
+            needed.add("secretsmanager" if ":secretsmanager:" in source else "ssm")
+        if (container.get("repositoryCredentials") or {}).get("credentialsParameter"):
+            needed.add("secretsmanager")
     return needed
 
 

@@ -148,6 +148,14 @@ def is_launcher(node: Node) -> bool:
     return False
 
 
+def launch_from_args(resource_type: str, urn: str, name: str, props: dict[str, Any]) -> Launch | None:
+    """The Launch of a resource a resource policy sees (plain props), None when it starts no tasks."""
+    if resource_type not in LAUNCHERS + OPAQUE_LAUNCHERS:
+        return None
+    node = Node(None, resource_type, urn, name, props)  # type: ignore[arg-type]
+    return launch_of(node) if resource_type in OPAQUE_LAUNCHERS or is_launcher(node) else None
+
+
 def launchers(graph: Graph) -> list[Node]:
     """Every resource of the stack that starts ECS tasks."""
     return [n for n in graph.of_type(*LAUNCHERS) if is_launcher(n)]
