@@ -236,3 +236,25 @@ def test_every_container_of_a_task_is_checked(policy: str, sidecar: dict[str, An
     td = task_def("td", container(dependsOn=[{"containerName": "migrate", "condition": "SUCCESS"}]), init, sidecar)
     (violation,) = run(policy, [td])
     assert "container 'proxy'" in violation["message"]
+
+
+def _overrides(env: list[dict[str, str]]) -> str:
+    return json.dumps({"containerOverrides": [{"name": "app", "environment": env}]})
+
+
+@pytest.mark.parametrize("token,props", [
+    ("aws:scheduler/schedule:Schedule", lambda env: {"target": {
+        "arn": "arn:aws:ecs:us-east-1:123456789012:cluster/c", "input": _overrides(env),
+        "ecsParameters": {"taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/td:1"}}}),
+    ("aws:scheduler/schedule:Schedule", lambda env: {"target": {
+        "arn": "arn:aws:scheduler:::aws-sdk:ecs:runTask",
+        "input": json.dumps({"cluster": "c", "overrides": json.loads(_overrides(env))})}}),
+    ("aws:pipes/pipe:Pipe", lambda env: {"target": "arn:aws:ecs:us-east-1:123456789012:cluster/c", "targetParameters": {
+        "ecsTaskParameters": {"taskDefinitionArn": "td", "overrides": json.loads(_overrides(env))}}}),
+])
+def test_container_overrides_are_checked(token: str, props: Any) -> None:
+    good = res(token, "x", props([{"name": "REPORT_DAY", "value": "monday"}]))
+    bad = res(token, "x", props([{"name": "DB_PASS", "value": "hunter2"}]))
+    assert run("ecs-no-secrets-in-environment", [good]) == []
+    (violation,) = run("ecs-no-secrets-in-environment", [bad])
+    assert "the override of container 'app' puts DB_PASS" in violation["message"]
