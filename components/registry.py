@@ -158,12 +158,15 @@ class ContainerRepository(pulumi.ComponentResource):
                 f"{self._name}-cache-{upstream.suffix}", ecr_repository_prefix=prefix,
                 upstream_registry_url=upstream.url, credential_arn=credential, opts=self._child)
             # Cached repositories mirror upstream tags, which upstream moves (3.12-slim gets patched):
-            # they stay MUTABLE so the cache can follow (ECR may not update a cached image under an
-            # immutable tag); what a task pulls by digest carries a pin tag the lifecycle keeps.
+            # those stay mutable so the cache can follow (ECR may not update a cached image under an
+            # immutable tag); the pin tags on what tasks pull by digest are excluded: never overwritten,
+            # and kept by the lifecycle (MUTABLE_WITH_EXCLUSION, AmazonECR/latest/userguide/repository-edit.html).
             template = aws.ecr.RepositoryCreationTemplate(
                 f"{self._name}-cache-{upstream.suffix}", prefix=prefix, applied_fors=["PULL_THROUGH_CACHE"],
                 description=f"Repositories cached from {upstream.url} for {ctx.prefix}",
-                image_tag_mutability="MUTABLE", encryption_configurations=[self._encryption()],
+                image_tag_mutability="MUTABLE_WITH_EXCLUSION",
+                image_tag_mutability_exclusion_filters=[{"filter": f"{PIN_PREFIX}*", "filter_type": "WILDCARD"}],
+                encryption_configurations=[self._encryption()],
                 lifecycle_policy=lifecycle_policy(args.keep_images, args.untagged_expiry_days),
                 resource_tags=dict(args.tags), custom_role_arn=role.arn,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]))

@@ -228,7 +228,9 @@ class TestCacheResources:
         prefixes = sorted(c["inputs"]["ecrRepositoryPrefix"] for c in r.of_type(CACHE_RULE))
         for template in r.of_type(TEMPLATE):
             inputs = template["inputs"]
-            assert inputs["prefix"] in prefixes and inputs["imageTagMutability"] == "MUTABLE"
+            # upstream tags move, the pin tags tasks use never do
+            assert inputs["prefix"] in prefixes and inputs["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION"
+            assert inputs["imageTagMutabilityExclusionFilters"] == [{"filter": "pin-*", "filterType": "WILDCARD"}]
             assert inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": kms}]
             assert json.loads(inputs["lifecyclePolicy"])["rules"][0]["selection"]["tagPatternList"] == ["pin-*"]
             assert inputs["resourceTags"]["stack"] == "dev"
