@@ -1,4 +1,4 @@
-"""private-fargate: validated settings -> components -> the stack outputs contract (DESIGN.md)."""
+"""private-fargate: validated settings -> components -> the stack outputs contract (README, "Stack outputs")."""
 
 import pulumi
 
@@ -6,14 +6,15 @@ from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
+from components.contract import OUTPUTS_VERSION, export_outputs
 from components.job import FargateJob
 from components.mesh import ServiceMesh, ServiceMeshArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
+from components.platform import WorkloadArgs, WorkloadPlatform
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
-from components.service import FargateService, ServiceArgs
-from components.settings import Settings
+from components.service import FargateService
 from components.storage import OutputBucket, OutputBucketArgs
-from components.workload import WorkloadArgs
+from settings import Settings
 
 settings = Settings.load()
 for note in settings.notes:
@@ -31,33 +32,25 @@ cluster = FargateCluster("cluster", cluster_args)
 access_logs = (AccessLogBucket("access-logs", AccessLogBucketArgs(
     context, retention_days=settings.logs.retention_days, protect=settings.protect, tags=settings.stack_tags))
     if any(s.load_balancer and s.load_balancer.access_logs for s in settings.services) else None)
-
-
-def workload_args(workload):
-    """What a job or service needs from the rest of the stack."""
-    image = images.images[workload.name]
-    return WorkloadArgs(
-        context=context, workload=workload, image=image, cluster_name=cluster.name, vpc_id=network.vpc_id,
-        vpc_cidr=network.vpc_cidr, subnet_ids=network.private_subnet_ids, s3_prefix_list_id=network.s3_prefix_list_id,
-        output_bucket=bucket.name if bucket else None,
-        exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
-        internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
-        log_kms_key_arn=settings.logs.kms_key_arn,
-        image_resource=registry.images.get(image.build.tag) if image.build else None,
-        protect=settings.protect, tags=settings.stack_tags)
-
-
-jobs = {job.name: FargateJob(f"job-{job.name}", workload_args(job), cluster.arn, cluster=cluster)
-        for job in settings.jobs}
 mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
     context, network.vpc_id, {s.name: s.port for s in settings.services if s.port}, settings.stack_tags))
     if settings.services else None)
-service_args = ServiceArgs(cluster_arn=cluster.arn, cluster=cluster, access_logs=access_logs,
-                           namespace_arn=cluster.namespace_arn,
-                           mesh_security_group_id=mesh.security_group_id if mesh else None,
-                           public_subnet_ids=network.public_subnet_ids,
-                           access_log_bucket=access_logs.name if access_logs else None)
-services = {svc.name: FargateService(f"service-{svc.name}", workload_args(svc), service_args)
+
+platform = WorkloadPlatform(
+    context=context, cluster_name=cluster.name, cluster_arn=cluster.arn, vpc_id=network.vpc_id,
+    vpc_cidr=network.vpc_cidr, subnet_ids=network.private_subnet_ids, s3_prefix_list_id=network.s3_prefix_list_id,
+    output_bucket=bucket.name if bucket else None,
+    exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
+    internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
+    log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
+    cluster=cluster, image_resources=registry.image_resources, image_digests=registry.digests,
+    namespace_arn=cluster.namespace_arn,
+    mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
+    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None)
+
+jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
+        for job in settings.jobs}
+services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(platform, svc, images.images[svc.name]))
             for svc in settings.services}
 if settings.alerts:
     Alerts("alerts", AlertsArgs(
@@ -68,19 +61,14 @@ if settings.alerts:
                   for s in settings.services],
         tags=settings.stack_tags))
 
-pulumi.export("outputsVersion", 1)
-pulumi.export("region", context.region)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("vpcCidr", network.vpc_cidr)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("publicSubnetIds", network.public_subnet_ids)
-pulumi.export("privateRouteTableIds", network.private_route_table_ids)
-pulumi.export("endpointSecurityGroupId", network.endpoint_security_group_id)
-pulumi.export("vpcEndpoints", network.endpoint_ids)
-pulumi.export("repositoryName", settings.repository_name)
-pulumi.export("repositoryUrl", images.repository_url)
-pulumi.export("clusterName", cluster.name)
-pulumi.export("clusterArn", cluster.arn)
-pulumi.export("outputBucketName", bucket.name if bucket else None)
-pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})
-pulumi.export("services", {name: service.outputs for name, service in services.items()})
+export_outputs({
+    "outputsVersion": OUTPUTS_VERSION, "region": context.region, "vpcId": network.vpc_id, "vpcCidr": network.vpc_cidr,
+    "privateSubnetIds": network.private_subnet_ids, "publicSubnetIds": network.public_subnet_ids,
+    "privateRouteTableIds": network.private_route_table_ids,
+    "endpointSecurityGroupId": network.endpoint_security_group_id, "vpcEndpoints": network.endpoint_ids,
+    "repositoryName": settings.repository_name, "repositoryUrl": images.repository_url,
+    "clusterName": cluster.name, "clusterArn": cluster.arn, "outputBucketName": bucket.name if bucket else None,
+    "jobs": {name: job.outputs for name, job in jobs.items()},
+    "services": {name: service.outputs for name, service in services.items()},
+    "probeImage": images.probe_output,
+})

@@ -4,10 +4,12 @@
     python3 dev.py preview [--stack prod] [...]   offline preview of a stack (default dev)
     python3 dev.py test [pytest args]             the tests (in parallel; one file or -k runs serially)
     python3 dev.py lint                           ruff
-    python3 dev.py ci                             lint, tests, offline preview of every shipped stack
+    python3 dev.py zizmor [PATH ...]              GitHub Actions security lint of .github/ (offline)
+    python3 dev.py ci                             lint, zizmor, tests, offline preview of every shipped stack
     python3 dev.py lock [--upgrade | --upgrade-package NAME ...]   re-lock after changing a *.in file
     python3 dev.py verify                         the installed packages are exactly the locked ones
     python3 dev.py audit                          pip-audit of every lock (needs the vulnerability services)
+    python3 dev.py docs                           regenerate the README's settings and outputs tables
 
 The first call creates .venv and installs requirements-dev.txt, the hash-checked lock of the
 program, the policy pack and the development tools; later calls reuse it and rebuild it only when
@@ -242,10 +244,28 @@ def audit() -> int:
                     say(f"{lock_file}: {dep['name']}=={dep['version']} has {vuln['id']}, fixed in "
                         f"{', '.join(vuln['fix_versions'])}: run `python3 dev.py lock --upgrade-package {dep['name']}`")
                     status = 1
-        skipped = [d["name"] for d in report.get("dependencies", []) if d.get("skip_reason")]
-        say(f"{lock_file}: {len(report.get('dependencies', []))} packages audited"
-            + (f", {len(skipped)} skipped ({skipped[0]}: not found on PyPI)" if skipped else ""))
+        deps = report.get("dependencies", [])
+        skipped = [d["name"] for d in deps if d.get("skip_reason")]
+        if deps and len(skipped) == len(deps):  # pip-audit passes when it could look nothing up: not here
+            say(f"pip-audit {lock_file}: every package was skipped ({skipped[0]}: "
+                f"{next(d['skip_reason'] for d in deps if d.get('skip_reason'))}); the vulnerability service "
+                "cannot be reached from here, so nothing was checked")
+            return 2
+        say(f"{lock_file}: {len(deps)} packages audited" + (f", {len(skipped)} skipped ({', '.join(skipped)})"
+                                                            if skipped else ""))
     return status
+
+
+def zizmor(paths: list[str]) -> int:
+    """zizmor over .github/ (workflows and dependabot.yml), offline: any finding of low severity or above fails.
+
+    Suppressions live next to the line they excuse (`# zizmor: ignore[rule] reason`), never in a config file.
+    """
+    tool = shutil.which("zizmor", path=str(python().parent))  # zizmor.exe on Windows
+    if tool is None:
+        raise SetupError(f"zizmor is not in .venv: it is pinned in {DEV_LOCK}; delete .venv to reinstall it")
+    command = [tool, "--offline", "--min-severity", "low", "--no-progress", "--quiet"]
+    return subprocess.run([*command, *(paths or [".github"])], cwd=ROOT, check=False).returncode
 
 
 def main(argv: list[str]) -> int:
@@ -257,8 +277,10 @@ def main(argv: list[str]) -> int:
             return run(*pytest_args(rest))
         if command == "lint":
             return run("-m", "ruff", "check", ".")
+        if command == "zizmor":
+            return zizmor(rest)
         if command == "ci":
-            status = run("-m", "ruff", "check", ".") or run(*pytest_args(rest))
+            status = run("-m", "ruff", "check", ".") or zizmor([]) or run(*pytest_args(rest))
             for stack in stacks():
                 status = status or run("-m", "tools.preview", "--stack", stack)
             return status
@@ -273,6 +295,8 @@ def main(argv: list[str]) -> int:
             return 0
         if command == "audit":
             return audit()
+        if command == "docs":
+            return run("-m", "tools.docs", "--write")
     except SetupError as exc:
         say(str(exc))
         return 2

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components.context import StackContext
 from components.naming import physical_name
-from components.storage import expire_objects, private_bucket
+from components.storage import bucket_lifecycle, private_bucket
 
 #: Regions where ELB delivers logs as a regional AWS account (the others use a service principal).
 LEGACY_ELB_REGIONS = frozenset({
@@ -64,7 +64,7 @@ class AccessLogBucket(pulumi.ComponentResource):
         arn = ctx.bucket_arn(self.name)
         allow = {"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": delivery_principal(ctx),
                  "Action": "s3:PutObject", "Resource": f"{arn}/{LOG_PREFIX}/AWSLogs/{ctx.account}/*"}
-        bucket = private_bucket(self, name, self.name, arn, protect=args.protect, versioning=False, tags=args.tags,
+        bucket = private_bucket(self, name, self.name, arn, protect=args.protect, versioning=None, tags=args.tags,
                                 allow=(allow,))
-        expire_objects(self, name, bucket, args.retention_days)
+        bucket_lifecycle(self, name, bucket, expire_after_days=args.retention_days, noncurrent_days=None)
         self.register_outputs({"bucketName": self.name})

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.settings import Settings
+from settings import Settings
 
 
 @dataclass(frozen=True)

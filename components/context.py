@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pulumi_aws as aws
 
-from components.settings import Settings
-from components.settings_errors import SettingsError
+from settings import Settings
+from settings.errors import SettingsError
 
 SUPPORTED_PARTITIONS = ("aws", "aws-us-gov")
 

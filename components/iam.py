@@ -11,9 +11,14 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: Actions without resource-level permissions, the only ones granted on "*".
+#: Actions without resource-level permissions, the only ones granted on "*" (the Service Authorization
+#: Reference lists no resource type for them: list_amazonelasticcontainerregistry.html,
+#: list_amazonsessionmanagermessagegatewayservice.html, list_amazoncloudwatchlogs.html; AWS's own
+#: policies for ECS Exec logging and flow-log delivery grant logs:DescribeLogGroups on "*":
+#: AmazonECS/latest/developerguide/ecs-exec.html, vpc/latest/userguide/flow-logs-iam-role.html).
 UNSCOPED_ACTIONS = (
     "ecr:GetAuthorizationToken",
+    "logs:DescribeLogGroups",
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",
@@ -41,11 +46,15 @@ def document(statements: Iterable[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, account: str, source_arn: str | None = None) -> str:
-    """Trust policy for an AWS service, limited to this account (and `source_arn`): confused-deputy protection."""
-    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+def assume_role_policy(service: str, account: str | None = None, source_arn: str | None = None) -> str:
+    """Trust policy for an AWS service, limited to this account (and `source_arn`): confused-deputy protection.
+
+    Without `account`, no condition: for services AWS does not document as sending aws:SourceAccount.
+    """
+    statement_: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}} if account else {}
     if source_arn:
         condition["ArnLike"] = {"aws:SourceArn": source_arn}
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition,
-    }]})
+    if condition:
+        statement_["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement_]})

@@ -13,25 +13,27 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.builders import capacity_strategy_inputs
 from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
-from components.settings import JobSettings
-from components.workload import WorkloadArgs, WorkloadParts, create_workload
+from components.platform import WorkloadArgs
+from components.workload import WorkloadParts, create_workload
+from settings import JobSettings
 
 #: How long Scheduler keeps retrying one invocation: a 03:00 job should not start at noon.
 MAX_EVENT_AGE_SECONDS = 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
-def scheduler_policy(args: WorkloadArgs, cluster_arn: str, dlq_arn: str) -> str:
+def scheduler_policy(args: WorkloadArgs, dlq_arn: str) -> str:
     """Run this job's task definition on this cluster, pass its two roles, tag its tasks, use its DLQ."""
-    ctx = args.context
+    ctx, cluster_arn = args.context, args.platform.cluster_arn
     return document([
         statement(["ecs:RunTask"], [ctx.arn("ecs", f"task-definition/{args.family}:*")], sid="RunTheJob",
                   condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
         statement(["iam:PassRole"], [args.role_arn(args.execution_role_name), args.role_arn(args.task_role_name)],
                   sid="PassItsRoles", condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
-        statement(["ecs:TagResource"], [ctx.arn("ecs", f"task/{args.cluster_name}/*")], sid="TagItsTasks",
+        statement(["ecs:TagResource"], [ctx.arn("ecs", f"task/{args.platform.cluster_name}/*")], sid="TagItsTasks",
                   condition={"StringEquals": {"ecs:CreateAction": "RunTask"}}),
         statement(["sqs:SendMessage"], [dlq_arn], sid="DeadLetters"),
     ])
@@ -44,26 +46,24 @@ class FargateJob(pulumi.ComponentResource):
     log_group_name, outputs (the `jobs` stack output entry).
     """
 
-    def __init__(self, name: str, args: WorkloadArgs, cluster_arn: str, opts: pulumi.ResourceOptions | None = None,
-                 cluster: pulumi.Resource | None = None):
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("private-fargate:job:FargateJob", name, None, opts)
         if not isinstance(args.workload, JobSettings):
             raise TypeError("FargateJob needs a jobs[] entry")
         self._name = name
         self._args = args
-        self._cluster = cluster
         self.parts: WorkloadParts = create_workload(self, name, args)
         self.schedule: aws.scheduler.Schedule | None = None
         self.dead_letter_queue: str | None = None
         self.family, self.log_group_name = args.family, args.log_group_name
         if args.workload.schedule:
-            self.schedule = self._create_schedule(args.workload, cluster_arn)
+            self.schedule = self._create_schedule(args.workload)
         self.outputs: dict[str, Any] = {**self.parts.outputs(args),
                                         "scheduleArn": self.schedule.arn if self.schedule else None}
         self.register_outputs(self.outputs)
 
-    def _create_schedule(self, job: JobSettings, cluster_arn: str) -> aws.scheduler.Schedule:
-        args, ctx = self._args, self._args.context
+    def _create_schedule(self, job: JobSettings) -> aws.scheduler.Schedule:
+        args, ctx, platform = self._args, self._args.context, self._args.platform
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.name}
         queue_name = physical_name(ctx.prefix, args.name, "dlq", max_len=80)
@@ -76,27 +76,26 @@ class FargateJob(pulumi.ComponentResource):
                             assume_role_policy=assume_role_policy("scheduler.amazonaws.com", ctx.account),
                             tags={**tags, "Name": role_name}, opts=child)
         policy = aws.iam.RolePolicy(f"{self._name}-scheduler", role=role.id,
-                                    policy=scheduler_policy(args, cluster_arn, ctx.arn("sqs", queue_name)), opts=child)
-        strategy = [{"capacity_provider": s["capacityProvider"], "weight": s["weight"], "base": s["base"]}
-                    for s in self.parts.capacity_provider_strategy]
+                                    policy=scheduler_policy(args, ctx.arn("sqs", queue_name)), opts=child)
+        strategy = capacity_strategy_inputs(self.parts.capacity_provider_strategy)
         schedule_name = physical_name(ctx.prefix, args.name, max_len=64)
         return aws.scheduler.Schedule(
             f"{self._name}-schedule", name=schedule_name, group_name="default",
             description=f"{args.name} of {ctx.prefix}", schedule_expression=job.schedule,
             schedule_expression_timezone=job.timezone, flexible_time_window={"mode": "OFF"}, state="ENABLED",
             target={
-                "arn": cluster_arn, "role_arn": role.arn,
+                "arn": platform.cluster_arn, "role_arn": role.arn,
                 "dead_letter_config": {"arn": dlq.arn},
                 "retry_policy": {"maximum_retry_attempts": job.retries,
                                  "maximum_event_age_in_seconds": MAX_EVENT_AGE_SECONDS},
                 "ecs_parameters": {
                     "task_definition_arn": self.parts.task_definition.arn, "task_count": 1,
                     "capacity_provider_strategies": strategy, "platform_version": "LATEST",
-                    "network_configuration": {"subnets": list(args.subnet_ids), "assign_public_ip": False,
+                    "network_configuration": {"subnets": list(platform.subnet_ids), "assign_public_ip": False,
                                               "security_groups": [self.parts.security_group.id]},
                     "propagate_tags": "TASK_DEFINITION", "enable_ecs_managed_tags": True,
                     "enable_execute_command": job.exec,
                 },
             },
             # The role's permissions (and the cluster's capacity providers) exist before the first run.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *([self._cluster] if self._cluster else [])]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *filter(None, [platform.cluster])]))

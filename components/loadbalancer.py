@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.naming import physical_name
-from components.settings import LoadBalancerSettings
+from components.naming import physical_name, scoped_group_name
+from settings import LoadBalancerSettings
 
 #: TLS 1.3 and 1.2 only, forward secrecy: AWS's recommended policy for new listeners.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -81,7 +81,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
 
     def _create_security_group(self) -> aws.ec2.SecurityGroup:
         args = self._args
-        label = physical_name(args.context.prefix, args.service_name, "alb", max_len=255)
+        label = scoped_group_name(args.context.prefix, args.service_name, "alb")
         group = aws.ec2.SecurityGroup(f"{self._name}-sg", name=label, vpc_id=args.vpc_id,
                                       description=f"ALB of {args.service_name}", tags=self._tags(label),
                                       opts=self._child)

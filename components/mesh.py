@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
+from components.naming import scoped_group_name
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ServiceMesh(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceMeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("private-fargate:mesh:ServiceMesh", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        label = f"{args.context.prefix}-service-connect"
+        label = scoped_group_name(args.context.prefix, None, "service-connect")
         group = aws.ec2.SecurityGroup(f"{name}-sg", name=label, vpc_id=args.vpc_id,
                                       description=f"Service Connect between the services of {args.context.prefix}",
                                       tags={**args.tags, "Name": label}, opts=child)

@@ -11,7 +11,6 @@ asks for them (an internet-facing load balancer, `egress: nat`).
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,20 +18,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
+from components.endpoints import BASE_INTERFACE_ENDPOINTS, GATEWAY_ENDPOINTS, EndpointPlan, create_endpoints
 from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
-from components.settings import ExistingNetwork, Settings
-from components.settings_errors import SettingsError
-
-#: Interface endpoints every private Fargate task needs: image manifest (ecr.api), image pull
-#: (ecr.dkr) and the awslogs driver (logs). S3 (layers) is a gateway endpoint, added separately.
-BASE_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
-GATEWAY_ENDPOINTS = ("s3", "dynamodb")
-
-#: What tasks may do through the restricted S3 endpoint on this stack's own buckets.
-_S3_STACK_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
-                     "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:ListBucket",
-                     "s3:ListBucketMultipartUploads", "s3:GetBucketLocation"]
+from components.zones import choose_zones
+from settings import ExistingNetwork, Settings
 
 
 @dataclass(frozen=True)
@@ -54,6 +44,7 @@ class PrivateNetworkArgs:
     egress: str = "none"
     public_subnet_count: int = 0
     s3_endpoint_policy: str = "restricted"
+    endpoint_policy: str = "restricted"
     stack_buckets: tuple[str, ...] = ()
     flow_log_retention_days: int = 30
     log_kms_key_arn: str | None = None
@@ -69,25 +60,20 @@ class PrivateNetworkArgs:
         internet_facing = any(s.load_balancer and s.load_balancer.scheme == "internet-facing"
                               for s in settings.services)
         public = net.az_count if internet_facing else (1 if net.egress == "nat" else 0)
+        endpoints = required_endpoints(settings)
         zones: tuple[str, ...] = ()
         if net.existing is None:
-            zones = available_zones(context.region, net.az_count)
+            chosen = choose_zones(context.region, net.az_count, net.availability_zones,
+                                  [context.service_name(e) for e in endpoints if e not in GATEWAY_ENDPOINTS])
+            pulumi.log.info("network: private subnets in " + ", ".join(f"{z.name} ({z.zone_id})" for z in chosen))
+            zones = tuple(z.name for z in chosen)
         return cls(context=context, availability_zones=zones, cidr=net.cidr,
-                   endpoints=required_endpoints(settings), endpoint_az_count=net.endpoint_subnet_count,
-                   egress=net.egress, public_subnet_count=public, s3_endpoint_policy=net.s3_endpoint_policy,
+                   endpoints=endpoints, endpoint_az_count=net.endpoint_subnet_count,
+                   egress=net.egress, public_subnet_count=public, s3_endpoint_policy=net.s3_policy,
+                   endpoint_policy=net.endpoint_policy,
                    stack_buckets=stack_buckets, flow_log_retention_days=net.flow_log_retention_days,
                    log_kms_key_arn=settings.logs.kms_key_arn, existing=net.existing,
                    protect=settings.protect, tags=settings.stack_tags)
-
-
-def available_zones(region: str, count: int) -> tuple[str, ...]:
-    """The first `count` regular zones of the region (Local and Wavelength Zones need opt-in: skipped)."""
-    zones = aws.get_availability_zones(
-        state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}])
-    if len(zones.names) < count:
-        raise SettingsError([f"network.azCount: {count} is more than the {len(zones.names)} available zones "
-                             f"of {region}; allowed: 1..{len(zones.names)}"])
-    return tuple(zones.names[:count])
 
 
 def required_endpoints(settings: Settings) -> tuple[str, ...]:
@@ -137,6 +123,9 @@ class PrivateNetwork(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
+        # A subnet is created in its zone and stays there: a later change of the zone choice (new
+        # eligibility data, a changed setting) must never replace a subnet that tasks run in.
+        self._in_its_zone = pulumi.ResourceOptions(parent=self, ignore_changes=["availabilityZone"])
         self.vpc_cidr = args.cidr
         self.public_subnet_ids = []
         if args.existing is not None:
@@ -176,7 +165,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             label = f"{self._args.context.prefix}-private-{zone}"
             subnet = aws.ec2.Subnet(f"{self._name}-private-{i}", vpc_id=self.vpc.id, cidr_block=private_cidrs[i],
                                     availability_zone=zone, map_public_ip_on_launch=False,
-                                    tags=self._tags(label), opts=self._child)
+                                    tags=self._tags(label), opts=self._in_its_zone)
             table = aws.ec2.RouteTable(f"{self._name}-private-{i}", vpc_id=self.vpc.id, tags=self._tags(label),
                                        opts=self._child)
             aws.ec2.RouteTableAssociation(f"{self._name}-private-{i}", subnet_id=subnet.id, route_table_id=table.id,
@@ -201,7 +190,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             # Only load balancers and the NAT gateway live here; nothing gets a public IP by default.
             subnet = aws.ec2.Subnet(f"{self._name}-public-{i}", vpc_id=self.vpc.id, cidr_block=public_cidrs[i],
                                     availability_zone=zone, map_public_ip_on_launch=False,
-                                    tags=self._tags(f"{prefix}-public-{zone}"), opts=self._child)
+                                    tags=self._tags(f"{prefix}-public-{zone}"), opts=self._in_its_zone)
             aws.ec2.RouteTableAssociation(f"{self._name}-public-{i}", subnet_id=subnet.id, route_table_id=table.id,
                                           opts=self._child)
             subnets.append(subnet)
@@ -231,11 +220,12 @@ class PrivateNetwork(pulumi.ComponentResource):
                                 "vpc-flow-logs.amazonaws.com", ctx.account,
                                 source_arn=ctx.arn("ec2", "vpc-flow-log/*")),
                             tags=self._tags(f"{ctx.prefix}-vpc-flow-logs"), opts=self._child)
-        # What AWS documents for flow log delivery; DescribeLogGroups can only be scoped to log-group:*.
+        # What AWS documents for flow log delivery (flow-logs-iam-role.html); DescribeLogGroups has no
+        # resource-level permission, so it is on "*" (components/iam.py, UNSCOPED_ACTIONS).
         aws.iam.RolePolicy(f"{self._name}-flow-logs", role=role.id, policy=document([
             statement(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                       [group_arn, f"{group_arn}:*"], sid="DeliverToItsGroup"),
-            statement(["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")], sid="FindItsGroup"),
+            statement(["logs:DescribeLogGroups"], "*", sid="FindItsGroup"),
         ]), opts=self._child)
         aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=group.arn,
@@ -252,40 +242,13 @@ class PrivateNetwork(pulumi.ComponentResource):
         self.endpoint_security_group_id = group.id
 
     def _create_endpoints(self) -> None:
-        ctx, args = self._args.context, self._args
+        args = self._args
         count = args.endpoint_az_count or len(self.private_subnet_ids)
-        endpoint_subnets = self.private_subnet_ids[:count]
-        self.endpoint_ids = {}
-        for short in args.endpoints:
-            resource_name = f"{self._name}-{short.replace('.', '-')}"
-            label = f"{ctx.prefix}-{short}"
-            if short in GATEWAY_ENDPOINTS:
-                endpoint = aws.ec2.VpcEndpoint(
-                    resource_name, vpc_id=self.vpc_id, service_name=ctx.service_name(short),
-                    vpc_endpoint_type="Gateway", route_table_ids=self.private_route_table_ids,
-                    policy=self._s3_policy() if short == "s3" else None, tags=self._tags(label), opts=self._child)
-                if short == "s3":
-                    self.s3_prefix_list_id = endpoint.prefix_list_id
-            else:
-                endpoint = aws.ec2.VpcEndpoint(
-                    resource_name, vpc_id=self.vpc_id, service_name=ctx.service_name(short),
-                    vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=endpoint_subnets,
-                    security_group_ids=[self.endpoint_security_group_id], tags=self._tags(label), opts=self._child)
-            self.endpoint_ids[short] = endpoint.id
-
-    def _s3_policy(self) -> str | None:
-        """The S3 gateway endpoint policy: ECR's layer bucket and this stack's buckets, nothing else."""
-        if self._args.s3_endpoint_policy == "open":
-            return None  # AWS's default endpoint policy: all of S3
-        ctx = self._args.context
-        statements = [{
-            "Sid": "EcrImageLayers", "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"],
-            "Resource": [f"{ctx.bucket_arn(ctx.ecr_layer_bucket)}/*"],
-        }]
-        if self._args.stack_buckets:
-            arns = [ctx.bucket_arn(b) for b in self._args.stack_buckets]
-            statements.append({
-                "Sid": "StackBuckets", "Effect": "Allow", "Principal": "*", "Action": _S3_STACK_ACTIONS,
-                "Resource": [*arns, *(f"{a}/*" for a in arns)],
-            })
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+        self.endpoint_ids, prefix_list = create_endpoints(self, EndpointPlan(
+            context=args.context, name=self._name, vpc_id=self.vpc_id, endpoints=args.endpoints,
+            subnet_ids=self.private_subnet_ids[:count], route_table_ids=self.private_route_table_ids,
+            security_group_id=self.endpoint_security_group_id, endpoint_policy=args.endpoint_policy,
+            s3_policy=args.s3_endpoint_policy, stack_buckets=args.stack_buckets,
+            adopted_vpc_id=args.existing.vpc_id if args.existing else None, tags=dict(args.tags)))
+        if prefix_list is not None:
+            self.s3_prefix_list_id = prefix_list

@@ -10,36 +10,16 @@ Autoscaling tracks CPU and/or memory; `pulumi up` then leaves the running count 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
-from components.settings import AutoscalingSettings, ServiceSettings
-from components.workload import WorkloadArgs, WorkloadParts, create_workload
-
-
-@dataclass(frozen=True)
-class ServiceArgs:
-    """What a service needs beyond its workload parts.
-
-    cluster / access_logs: resources to exist first (capacity providers; the log bucket's policy).
-    namespace_arn: the stack's Service Connect namespace; mesh_security_group_id: the group every
-    service joins to reach the others (components/mesh.py); public_subnet_ids: for an
-    internet-facing ALB; access_log_bucket: the stack's ALB log bucket, if any.
-    """
-
-    cluster_arn: str
-    cluster: pulumi.Resource | None = None
-    access_logs: pulumi.Resource | None = None
-    namespace_arn: pulumi.Input[str] | None = None
-    mesh_security_group_id: pulumi.Input[str] | None = None
-    public_subnet_ids: Sequence[pulumi.Input[str]] = ()
-    access_log_bucket: str | None = None
-    access_log_prefix: str = "alb"
+from components.platform import WorkloadArgs
+from components.workload import WorkloadParts, create_workload
+from settings import AutoscalingSettings, ServiceSettings
 
 
 def autoscaling_policies(scaling: AutoscalingSettings) -> list[tuple[str, str, float]]:
@@ -58,15 +38,14 @@ class FargateService(pulumi.ComponentResource):
     Attributes: parts, service, load_balancer (or None), outputs (the `services` stack output entry).
     """
 
-    def __init__(self, name: str, args: WorkloadArgs, service_args: ServiceArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("private-fargate:service:FargateService", name, None, opts)
         if not isinstance(args.workload, ServiceSettings):
             raise TypeError("FargateService needs a services[] entry")
         self._name = name
         self._args = args
         self._settings: ServiceSettings = args.workload
-        self._service_args = service_args
+        self._platform = args.platform
         self.parts: WorkloadParts = create_workload(self, name, args)
         self.load_balancer: ServiceLoadBalancer | None = None
         if self._settings.load_balancer is not None and self._settings.port is not None:
@@ -88,18 +67,18 @@ class FargateService(pulumi.ComponentResource):
     def _create_load_balancer(self) -> ServiceLoadBalancer:
         args, svc, lb = self._args, self._settings, self._settings.load_balancer
         assert lb is not None and svc.port is not None
-        subnets = self._service_args.public_subnet_ids if lb.scheme == "internet-facing" else args.subnet_ids
+        subnets = self._platform.public_subnet_ids if lb.scheme == "internet-facing" else self._platform.subnet_ids
         return ServiceLoadBalancer(f"{self._name}-lb", ServiceLoadBalancerArgs(
-            context=args.context, service_name=args.name, port=svc.port, settings=lb, vpc_id=args.vpc_id,
-            vpc_cidr=args.vpc_cidr, subnet_ids=list(subnets), service_security_group_id=self.parts.security_group.id,
-            access_log_bucket=self._service_args.access_log_bucket,
-            access_log_prefix=self._service_args.access_log_prefix,
-            after=[r for r in [self._service_args.access_logs] if r], protect=args.protect, tags=args.tags),
+            context=args.context, service_name=args.name, port=svc.port, settings=lb, vpc_id=self._platform.vpc_id,
+            vpc_cidr=self._platform.vpc_cidr, subnet_ids=list(subnets),
+            service_security_group_id=self.parts.security_group.id,
+            access_log_bucket=self._platform.access_log_bucket, access_log_prefix=self._platform.access_log_prefix,
+            after=[r for r in [self._platform.access_logs] if r], protect=self._platform.protect, tags=args.tags),
             opts=pulumi.ResourceOptions(parent=self))
 
     def _admit_mesh(self) -> None:
         """The service's port, open to the services of the mesh (Service Connect peers) only."""
-        mesh, port = self._service_args.mesh_security_group_id, self._settings.port
+        mesh, port = self._platform.mesh_security_group_id, self._settings.port
         if mesh is None or port is None:
             return
         aws.vpc.SecurityGroupIngressRule(
@@ -108,7 +87,7 @@ class FargateService(pulumi.ComponentResource):
             description="Service Connect from the stack's services", opts=pulumi.ResourceOptions(parent=self))
 
     def _service_connect(self) -> dict[str, Any] | None:
-        namespace = self._service_args.namespace_arn
+        namespace = self._platform.namespace_arn
         if namespace is None:
             return None
         svc, args = self._settings, self._args
@@ -126,8 +105,7 @@ class FargateService(pulumi.ComponentResource):
 
     def _create_service(self) -> aws.ecs.Service:
         args, svc = self._args, self._settings
-        strategy = [{"capacity_provider": s["capacityProvider"], "weight": s["weight"], "base": s["base"]}
-                    for s in self.parts.capacity_provider_strategy]
+        strategy = capacity_strategy_inputs(self.parts.capacity_provider_strategy)
         load_balancers, grace = None, None
         if self.load_balancer is not None:
             load_balancers = [{"target_group_arn": self.load_balancer.target_group.arn, "container_name": args.name,
@@ -137,20 +115,21 @@ class FargateService(pulumi.ComponentResource):
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
         # The cluster (with its capacity providers) exists first and goes last on destroy.
-        depends = [r for r in (self.load_balancer, self._service_args.cluster) if r is not None]
+        depends = [r for r in (self.load_balancer, self._platform.cluster) if r is not None]
         groups = [self.parts.security_group.id]
-        if self._service_args.mesh_security_group_id is not None:
-            groups.append(self._service_args.mesh_security_group_id)
+        if self._platform.mesh_security_group_id is not None:
+            groups.append(self._platform.mesh_security_group_id)
         return aws.ecs.Service(
-            f"{self._name}-service", name=args.name, cluster=self._service_args.cluster_arn,
+            f"{self._name}-service", name=args.name, cluster=self._platform.cluster_arn,
             task_definition=self.parts.task_definition.arn, desired_count=svc.desired_count,
             capacity_provider_strategies=strategy, platform_version="LATEST",
             deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
-            network_configuration={"subnets": list(args.subnet_ids), "assign_public_ip": False,
+            network_configuration={"subnets": list(self._platform.subnet_ids), "assign_public_ip": False,
                                    "security_groups": groups},
             enable_execute_command=svc.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            wait_for_steady_state=svc.wait_for_steady_state, load_balancers=load_balancers,
+            wait_for_steady_state=svc.wait_for_steady_state if svc.wait_for_steady_state is not None
+            else self._platform.protect, load_balancers=load_balancers,
             health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
             tags={**args.tags, "workload": args.name, "Name": args.name},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignore, depends_on=depends))
@@ -158,7 +137,7 @@ class FargateService(pulumi.ComponentResource):
     def _create_autoscaling(self, scaling: AutoscalingSettings) -> None:
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
-        resource_id = f"service/{args.cluster_name}/{args.name}"
+        resource_id = f"service/{self._platform.cluster_name}/{args.name}"
         target = aws.appautoscaling.Target(
             f"{self._name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
             resource_id=resource_id, min_capacity=scaling.min, max_capacity=scaling.max,

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components.context import StackContext
 from components.naming import output_bucket_name
-from components.settings import Settings
+from settings import Settings
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,13 @@ class OutputBucketArgs:
     """Inputs of OutputBucket; `from_settings` reads `outputBucket` and `protect`.
 
     expire_after_days: delete result objects (and noncurrent versions) after this many days; None keeps them.
+    noncurrent_version_expiry_days: with versioning, delete replaced or deleted versions after this many days.
     """
 
     context: StackContext
     versioning: bool = True
     expire_after_days: int | None = None
+    noncurrent_version_expiry_days: int = 30
     protect: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -43,6 +45,7 @@ class OutputBucketArgs:
         """Args from the `outputBucket` settings."""
         out = settings.output_bucket
         return cls(context=context, versioning=out.versioning, expire_after_days=out.expire_after_days,
+                   noncurrent_version_expiry_days=out.noncurrent_version_expiry_days,
                    protect=settings.protect, tags=settings.stack_tags)
 
 
@@ -58,15 +61,17 @@ def tls_only_policy(bucket_arn: str, *allow: dict) -> str:
 
 
 def private_bucket(parent: pulumi.Resource, name: str, bucket_name: str, bucket_arn: str, *, protect: bool,
-                   versioning: bool, tags: Mapping[str, str], allow: tuple[dict, ...] = ()) -> aws.s3.Bucket:
+                   versioning: bool | None, tags: Mapping[str, str], allow: tuple[dict, ...] = ()) -> aws.s3.Bucket:
     """A bucket no one outside the account can reach: all four public-access blocks, owner-enforced
-    objects, SSE-S3, versioning as asked, and a TLS-only policy (with `allow` statements in front).
+    objects, SSE-S3, versioning as asked (None: never versioned, no versioning resource), and a TLS-only
+    policy (with `allow` statements in front).
 
-    Stateful: protected and retained with `protect`, never force-destroyed.
+    Stateful: protected and retained with `protect`. Emptied by `pulumi destroy` exactly when `protect`
+    is off (forceDestroy), so a dev stack tears down in one command and a protected one never loses data.
     """
     child = pulumi.ResourceOptions(parent=parent)
     stateful = pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect)
-    bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False,
+    bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=not protect,
                            tags={**tags, "Name": bucket_name}, opts=stateful)
     access = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
@@ -76,21 +81,42 @@ def private_bucket(parent: pulumi.Resource, name: str, bucket_name: str, bucket_
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{name}-encryption", bucket=bucket.id,
         rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
-    aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket.id, versioning_configuration={
-        "status": "Enabled" if versioning else "Suspended"}, opts=child)
+    if versioning is not None:
+        aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket.id, versioning_configuration={
+            "status": "Enabled" if versioning else "Suspended"}, opts=child)
     # After the public access block, so the policy is judged with the block in place.
     aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id, policy=tls_only_policy(bucket_arn, *allow),
                         opts=pulumi.ResourceOptions(parent=parent, depends_on=[access]))
     return bucket
 
 
-def expire_objects(parent: pulumi.Resource, name: str, bucket: aws.s3.Bucket, days: int) -> None:
-    """Delete objects (and noncurrent versions) after `days`; clean up abandoned uploads."""
-    rule = {"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": days},
-            "noncurrent_version_expiration": {"noncurrent_days": days},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
-    aws.s3.BucketLifecycleConfiguration(f"{name}-expiry", bucket=bucket.id, rules=[rule],
-                                        opts=pulumi.ResourceOptions(parent=parent))
+#: Days after which S3 deletes the parts of an upload that never completed (they are billed, and unseen).
+ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+
+
+def lifecycle_rules(expire_after_days: int | None, noncurrent_days: int | None) -> list[dict]:
+    """Every bucket drops abandoned multipart uploads; a versioned one its old versions; `expire` its objects.
+
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html
+    """
+    abort = {"days_after_initiation": ABORT_INCOMPLETE_UPLOADS_DAYS}
+    rules: list[dict] = [{"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {},
+                          "abort_incomplete_multipart_upload": abort}]
+    if noncurrent_days is not None:
+        rules.append({"id": "expire-noncurrent-versions", "status": "Enabled", "filter": {},
+                      "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days}})
+    if expire_after_days is not None:
+        rules.append({"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": expire_after_days}})
+    return rules
+
+
+def bucket_lifecycle(parent: pulumi.Resource, name: str, bucket: aws.s3.Bucket, *, expire_after_days: int | None,
+                     noncurrent_days: int | None) -> None:
+    """The bucket's lifecycle rules (one configuration per bucket, as S3 holds one)."""
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle", bucket=bucket.id, rules=lifecycle_rules(expire_after_days, noncurrent_days),
+        # Stacks from before held only the expiry rule, under this name: updated in place, not replaced.
+        opts=pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(name=f"{name}-expiry")]))
 
 
 class OutputBucket(pulumi.ComponentResource):
@@ -105,6 +131,6 @@ class OutputBucket(pulumi.ComponentResource):
         self.arn = args.context.bucket_arn(self.name)
         self.bucket = private_bucket(self, name, self.name, self.arn, protect=args.protect,
                                      versioning=args.versioning, tags=args.tags)
-        if args.expire_after_days is not None:
-            expire_objects(self, name, self.bucket, args.expire_after_days)
+        bucket_lifecycle(self, name, self.bucket, expire_after_days=args.expire_after_days,
+                         noncurrent_days=args.noncurrent_version_expiry_days if args.versioning else None)
         self.register_outputs({"bucketName": self.name})

@@ -11,8 +11,8 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from components.compose import duration_seconds, fargate_size, size_mib
-from components.settings import Settings, SettingsError
+from settings import Settings, SettingsError
+from settings.compose import duration_seconds, fargate_size, size_mib
 from tests.support import ROOT, preview
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
@@ -214,6 +214,10 @@ class TestDeployable:
                                   "network": {"extraEndpoints": ["secretsmanager"]}})
         (directory / "docker-compose.yml").write_text(textwrap.dedent(FULL))
         (directory / "web.env").write_text("EXTRA=1\n")
+        # Docker Hub images come through the pull-through cache, whose cached tags follow upstream (README).
+        (directory / "policy").mkdir()
+        (directory / "policy" / "config.t.json").write_text(json.dumps({
+            "ecr-immutable-tags": {"allowMutablePullThroughCache": True}}))
         result = preview("--project-dir", directory, "--stack", "t", "--mode", "up", "--json")
         assert result.returncode == 0, result.stderr
         report = result.report

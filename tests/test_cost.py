@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.schedules import parse_schedule, runs_per_month
+from settings.schedules import parse_schedule, runs_per_month
 from tests.support import preview
 from tools.cost import PRICES, estimate, on_demand_share
 

@@ -1,16 +1,13 @@
-"""Environments: the outputs contract of dev and prod, the consumer example, and the CI workflows."""
+"""Environments: the outputs contract of dev and prod and the consumer example (workflows: test_workflows.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 import runpy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.support import ROOT, UNKNOWN, preview
 from tools.preview import child
@@ -21,14 +18,21 @@ OUTPUT_TYPES: dict[str, Any] = {
     "publicSubnetIds": [str], "privateRouteTableIds": [str], "endpointSecurityGroupId": str,
     "vpcEndpoints": {str: str}, "repositoryName": str, "repositoryUrl": str, "clusterName": str, "clusterArn": str,
     "outputBucketName": (str, type(None)), "jobs": {str: "workload"}, "services": {str: "workload"},
+    "probeImage": {"uri": str, "cpuArchitecture": str},
 }
 WORKLOAD_TYPES: dict[str, Any] = {
     "taskDefinitionArn": str, "containerName": str, "securityGroupId": str, "logGroupName": str,
     "logStreamPrefix": str, "subnetIds": [str], "capacityProviderStrategy": [{"capacityProvider": str,
                                                                               "weight": int, "base": int}],
-    "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)),
+    "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)), "exec": bool,
 }
-WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def web_image(report_: dict[str, Any]) -> str:
+    """The image of the web service's container, from its task definition."""
+    (td,) = [r for r in report_["resources"] if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"
+             and r["name"] == "service-web-task"]
+    return json.loads(td["inputs"]["containerDefinitions"])[0]["image"]
 
 
 @cache
@@ -77,7 +81,7 @@ class TestOutputsContract:
         for name, entry in {**outputs["jobs"], **outputs["services"]}.items():
             assert set(entry) == set(WORKLOAD_TYPES), name
         known = ("outputsVersion", "region", "vpcCidr", "repositoryName", "repositoryUrl", "clusterName",
-                 "clusterArn", "outputBucketName")
+                 "clusterArn", "outputBucketName", "probeImage")
         assert all(outputs[k] != UNKNOWN for k in known)
 
     def test_prod_is_what_the_issue_asks(self) -> None:
@@ -91,6 +95,9 @@ class TestOutputsContract:
         assert buckets and all(b["protect"] and b["retainOnDelete"] for b in buckets)
         web = prod["outputs"]["services"]["web"]
         assert web["url"].startswith("http://internal-")
+        # The probe reuses the image web and report build already: no extra build for the doctor.
+        assert prod["outputs"]["probeImage"] == {"uri": web_image(prod), "cpuArchitecture": "X86_64"}
+        assert len([r for r in resources if r["type"] == "awsx:ecr:Image"]) == 1
         assert {s["capacityProvider"] for s in web["capacityProviderStrategy"]} == {"FARGATE", "FARGATE_SPOT"}
         assert [s["capacityProvider"] for s in prod["outputs"]["jobs"]["report"]["capacityProviderStrategy"]] == [
             "FARGATE_SPOT"]
@@ -141,54 +148,3 @@ class TestConsumerExample:
         platform = {**report("dev", "up")["outputs"], "outputsVersion": 2}
         with pytest.raises(child.ProgramFailed, match="reads outputsVersion 1; the platform stack has 2"):
             self.run_consumer(platform, "up")
-
-
-def workflow(name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((WORKFLOWS / name).read_text())
-    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as a boolean
-    return doc
-
-
-def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(action + "@")]
-
-
-class TestWorkflows:
-    def test_pull_request_checks_then_preview_with_policy(self) -> None:
-        wf = workflow("pull-request.yml")
-        assert "pull_request" in wf["on"]
-        assert wf["permissions"]["id-token"] == "write" and wf["permissions"]["pull-requests"] == "write"
-        checks = wf["jobs"]["checks"]
-        runs = " ".join(s.get("run", "") for s in checks["steps"])
-        assert "dev.py lint" in runs and "dev.py test" in runs and "dev.py preview --stack" in runs
-        preview = wf["jobs"]["preview"]
-        assert preview["needs"] == "checks" and preview["strategy"]["matrix"]["stack"] == list(STACKS)
-        assert "head.repo.full_name == github.repository" in preview["if"]  # forks: no secrets, no real preview
-        (pulumi,) = steps_using(preview, "pulumi/actions")
-        assert pulumi["with"]["command"] == "preview" and pulumi["with"]["policyPacks"] == "policy"
-        assert pulumi["with"]["policyPackConfigs"] == "policy/config.${{ matrix.stack }}.json"
-        assert pulumi["with"]["comment-on-pr"] is True
-        (aws,) = steps_using(preview, "aws-actions/configure-aws-credentials")
-        assert "role-to-assume" in aws["with"]
-        assert steps_using(preview, "docker/setup-qemu-action") and steps_using(preview, "docker/setup-buildx-action")
-
-    def test_deploy_dev_then_prod_behind_an_environment(self) -> None:
-        wf = workflow("deploy.yml")
-        assert wf["on"]["push"]["branches"] == ["main"]
-        jobs = wf["jobs"]
-        assert jobs["dev"]["needs"] == "checks" and jobs["prod"]["needs"] == "dev"
-        assert jobs["dev"]["with"]["stack"] == "dev" and jobs["prod"]["with"]["stack"] == "prod"
-        assert jobs["prod"]["with"]["environment"] == "production"
-        stack = workflow("deploy-stack.yml")
-        up = stack["jobs"]["up"]
-        assert up["environment"] == "${{ inputs.environment }}"
-        (pulumi,) = steps_using(up, "pulumi/actions")
-        assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policy"
-        assert steps_using(up, "aws-actions/configure-aws-credentials")
-
-    @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
-    def test_actions_pinned_to_exact_versions(self, path: Path) -> None:
-        for job in workflow(path.name)["jobs"].values():
-            for step in job.get("steps", []):
-                if "uses" in step:
-                    assert re.search(r"@v\d+\.\d+\.\d+$|@[0-9a-f]{40}$", step["uses"]), step["uses"]

@@ -10,20 +10,27 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from components.iam import UNSCOPED_ACTIONS
-from tests.support import UNKNOWN, Registered, preview, run_main, simulate, stack_settings
+from tests.support import (
+    BUCKET,
+    CAPACITY,
+    CLUSTER,
+    EGRESS,
+    INGRESS,
+    LOG_GROUP,
+    QUEUE,
+    ROLE,
+    ROLE_POLICY,
+    SCHEDULE,
+    SG,
+    TASK_DEF,
+    UNKNOWN,
+    Registered,
+    preview,
+    run_main,
+    simulate,
+    stack_settings,
+)
 
-CLUSTER = "aws:ecs/cluster:Cluster"
-CAPACITY = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
-TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SCHEDULE = "aws:scheduler/schedule:Schedule"
-QUEUE = "aws:sqs/queue:Queue"
-BUCKET = "aws:s3/bucket:Bucket"
 ACCOUNT = "123456789012"
 BUCKET_NAME = f"private-fargate-dev-output-{ACCOUNT}-us-east-1"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db-AbCdEf:password::"
@@ -99,7 +106,8 @@ class TestCluster:
 class TestOutputBucket:
     def test_bucket_controls(self, dev: Registered) -> None:
         bucket = dev.one(BUCKET)
-        assert bucket["inputs"]["bucket"] == BUCKET_NAME and bucket["inputs"]["forceDestroy"] is False
+        # dev has protect: false, so destroy empties it (forceDestroy exactly when protect is off)
+        assert bucket["inputs"]["bucket"] == BUCKET_NAME and bucket["inputs"]["forceDestroy"] is True
         block = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
         assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                               "restrictPublicBuckets"))
@@ -109,6 +117,10 @@ class TestOutputBucket:
         assert sse["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
         versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning")["inputs"]
         assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+        rules = dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"]["rules"]
+        assert [(r["id"], r.get("abortIncompleteMultipartUpload"), r.get("noncurrentVersionExpiration"))
+                for r in rules] == [("abort-incomplete-uploads", {"daysAfterInitiation": 7}, None),
+                                    ("expire-noncurrent-versions", None, {"noncurrentDays": 30})]
         for token in ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketPolicy:BucketPolicy"):
             assert dev.one(token)["propertyDependencies"]["bucket"] == [bucket["urn"]]
 
@@ -126,9 +138,12 @@ class TestOutputBucket:
 
     def test_expiry_and_suspended_versioning(self, run_program: Any) -> None:
         run = run_program({"outputBucket": {"expireAfterDays": 90, "versioning": False}})
-        (rule,) = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"]["rules"]
-        assert rule["expiration"] == {"days": 90} and rule["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+        lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        abort, rule = lifecycle["inputs"]["rules"]  # no noncurrent-version rule without versioning
+        assert abort["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+        assert rule["expiration"] == {"days": 90} and "noncurrentVersionExpiration" not in rule
         assert rule["status"] == "Enabled"
+        assert run.one(BUCKET)["inputs"]["forceDestroy"] is False and run.one(BUCKET)["protect"] is True
         assert run.one("aws:s3/bucketVersioning:BucketVersioning")["inputs"]["versioningConfiguration"] == {
             "status": "Suspended"}
 
@@ -174,9 +189,10 @@ class TestTaskDefinition:
     def test_readonly_root_and_writable_volumes(self, rich: Registered) -> None:
         td = rich.one(TASK_DEF)
         (container,) = containers(td)
-        assert container["readonlyRootFilesystem"] is True
+        # exec is on: AWS documents a read-only root as unsupported with ECS Exec, so the root is writable
+        assert container["readonlyRootFilesystem"] is False
         paths = [m["containerPath"] for m in container["mountPoints"]]
-        assert paths == ["/tmp", "/srv/cache", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"]
+        assert paths == ["/tmp", "/srv/cache"]
         assert {v["name"] for v in td["inputs"]["volumes"]} == {m["sourceVolume"] for m in container["mountPoints"]}
         assert all("host" not in v and "efsVolumeConfiguration" not in v for v in td["inputs"]["volumes"])
         assert container["linuxParameters"] == {"initProcessEnabled": True}
@@ -398,8 +414,8 @@ class TestOutputs:
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
-                            "serviceName", "url"}
-        assert (etl["serviceName"], etl["url"]) == (None, None)
+                            "serviceName", "url", "exec"}
+        assert (etl["serviceName"], etl["url"], etl["exec"]) == (None, None, True)  # the etl job sets exec
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"

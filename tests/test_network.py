@@ -10,23 +10,28 @@ import pytest
 
 from components.context import StackContext
 from components.network import PrivateNetwork, PrivateNetworkArgs, subnet_cidrs
-from tests.support import UNKNOWN, Registered, run_main, simulate, stack_settings
+from tests.support import (
+    ASSOC,
+    DEFAULT_SG,
+    EIP,
+    ENDPOINT,
+    FLOW_LOG,
+    IGW,
+    LOG_GROUP,
+    NAT,
+    ROLE_POLICY,
+    ROUTE,
+    RTB,
+    SG,
+    SUBNET,
+    UNKNOWN,
+    VPC,
+    Registered,
+    run_main,
+    simulate,
+    stack_settings,
+)
 from tools.preview.child import ProgramFailed
-
-VPC = "aws:ec2/vpc:Vpc"
-SUBNET = "aws:ec2/subnet:Subnet"
-RTB = "aws:ec2/routeTable:RouteTable"
-ASSOC = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-ROUTE = "aws:ec2/route:Route"
-IGW = "aws:ec2/internetGateway:InternetGateway"
-NAT = "aws:ec2/natGateway:NatGateway"
-EIP = "aws:ec2/eip:Eip"
-ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
-FLOW_LOG = "aws:ec2/flowLog:FlowLog"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 PUBLIC_IMAGE = {"public": "public.ecr.aws/docker/library/python:3.12-slim"}
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
@@ -167,7 +172,7 @@ class TestDevStack:
         assert deliver["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
         assert deliver["Resource"] == [arn, arn + ":*"]
         assert find["Action"] == ["logs:DescribeLogGroups"]
-        assert find["Resource"] == ["arn:aws:logs:us-east-1:123456789012:log-group:*"]
+        assert find["Resource"] == ["*"]  # DescribeLogGroups has no resource-level permission (iam.UNSCOPED_ACTIONS)
         trust = json.loads(run.one("aws:iam/role:Role", "network-flow-logs")["inputs"]["assumeRolePolicy"])
         trust = trust["Statement"][0]
         assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
@@ -345,8 +350,9 @@ class TestRegionsAndPartitions:
     def test_more_azs_than_the_region_has(self) -> None:
         with pytest.raises(ProgramFailed) as info:
             simulate(run_main, {"network": {"azCount": 3}}, region="us-west-1")
-        assert str(info.value) == ("settings: network.azCount: 3 is more than the 2 available zones of us-west-1; "
-                                   "allowed: 1..2")
+        assert str(info.value) == (
+            "settings: network.azCount: 3 is more than the 2 zones of us-west-1 where Fargate and the stack's "
+            "endpoints run (us-west-1a (usw1-az1), us-west-1c (usw1-az3)); allowed: 1..2")
         assert [r for r in info.value.resources if r["type"] != "pulumi:pulumi:Stack"] == []
         assert len(private_subnets(simulate(run_main, {"network": {"azCount": 6}}))) == 6
 

@@ -123,14 +123,19 @@ class TestMultiLanguageComponents:
     def test_advisory_per_component(self, tmp_path: Path, mode: str) -> None:
         report = run(tmp_path, AWSX_SHAPE, mode)
         opaque = {v["urn"].rsplit("::", 1)[-1]: v for v in report["violations"] if v["policy"] == "opaque-component"}
-        assert set(opaque) == {"lb", "repo", "service"}  # awsx.ecr.Image-like leaves would not be listed
-        assert all(v["level"] == "advisory" for v in opaque.values())
-        blind = opaque["service"]["message"]
-        assert "awsx:ecs:FargateService 'service' is a multi-language component" in blind
-        for policy in ("ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "ecs-container-logging"):
+        assert set(opaque) == {"lb", "repo"} and all(v["level"] == "advisory" for v in opaque.values())
+        blind = opaque["lb"]["message"]
+        assert "awsx:lb:ApplicationLoadBalancer 'lb' is a multi-language component" in blind
+        for policy in ("security-group-no-public-ingress", "alb-https-only", "required-tags"):
             assert policy in blind
-        assert "ecr-image-scanning" in opaque["repo"]["message"] and "ecs-" not in opaque["repo"]["message"]
-        assert "security-group-no-public-ingress" in opaque["lb"]["message"]
+        assert "ecs-container-logging" not in blind and "s3-" not in blind
+        assert "ecr-image-scanning" in opaque["repo"]["message"] and "alb-" not in opaque["repo"]["message"]
+        # The pack itself reads the awsx service's inputs and says what it cannot see inside: no second advisory.
+        (inside,) = [v for v in report["violations"] if v["policy"] == "cannot-verify" and v["urn"]]
+        assert inside["urn"].endswith("::service") and "awsx:ecs:FargateService service is one opaque" in \
+            inside["message"]
+        (public_ip,) = [v for v in report["violations"] if v["policy"] == "ecs-service-no-public-ip"]
+        assert public_ip["level"] == "mandatory"
         unpriced = {u["name"]: u["reason"] for u in report["cost"]["unpriced"]}
         assert set(unpriced) >= {"lb", "service"} and "multi-language component" in unpriced["service"]
         assert any(n.startswith("cost: not in the total:") and "awsx:ecs:FargateService" in n
@@ -155,3 +160,13 @@ def test_resources_passed_into_components(tmp_path: Path, mode: str) -> None:
     attachments = [r for r in report["resources"] if r["type"].endswith("VpcAttachment")]
     assert len(attachments) == 3 and all(a["parent"] in {s["urn"] for s in spokes} for a in attachments)
     assert report["violations"] == [v for v in report["violations"] if v["level"] == "advisory"]
+
+
+def test_every_policy_of_the_pack_says_what_it_examines() -> None:
+    """The opaque-component advisory names policies by what they examine: each policy needs its subjects."""
+    from policy.policies import POLICIES
+    from tools.preview.multilang import PACK_CANNOT_VERIFY, SUBJECTS
+
+    names = {p.name for p in POLICIES} - {PACK_CANNOT_VERIFY}
+    assert set(SUBJECTS) == names, f"tools/preview/multilang.py SUBJECTS: add {sorted(names - set(SUBJECTS))}, " \
+                                   f"drop {sorted(set(SUBJECTS) - names)}"

@@ -7,22 +7,28 @@ from typing import Any
 
 import pytest
 
-from tests.support import UNKNOWN, Registered, run_main, simulate, stack_settings
+from tests.support import (
+    BUCKET,
+    EGRESS,
+    HTTP_NAMESPACE,
+    INGRESS,
+    LB,
+    LISTENER,
+    SCALING_POLICY,
+    SCALING_TARGET,
+    SERVICE,
+    SG,
+    SUBNET,
+    TASK_DEF,
+    TG,
+    UNKNOWN,
+    Registered,
+    run_main,
+    simulate,
+    stack_settings,
+)
 from tools.preview.child import ProgramFailed
 
-SERVICE = "aws:ecs/service:Service"
-TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
-SUBNET = "aws:ec2/subnet:Subnet"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-LB = "aws:lb/loadBalancer:LoadBalancer"
-TG = "aws:lb/targetGroup:TargetGroup"
-LISTENER = "aws:lb/listener:Listener"
-SCALING_TARGET = "aws:appautoscaling/target:Target"
-SCALING_POLICY = "aws:appautoscaling/policy:Policy"
-NAMESPACE = "aws:servicediscovery/httpNamespace:HttpNamespace"
-BUCKET = "aws:s3/bucket:Bucket"
 ACCOUNT = "123456789012"
 CERT = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
 PUBLIC = {"public": "public.ecr.aws/nginx/nginx:1.27"}
@@ -74,7 +80,8 @@ class TestEcsService:
         assert (service["deploymentMinimumHealthyPercent"], service["deploymentMaximumPercent"]) == (100, 200)
         assert service["platformVersion"] == "LATEST" and service["name"] == "web"
         assert service["propagateTags"] == "SERVICE" and service["enableEcsManagedTags"] is True
-        assert service["waitForSteadyState"] is False and service["enableExecuteCommand"] is False
+        # protect is on (the default): `pulumi up` waits for the new tasks and fails when they roll back
+        assert service["waitForSteadyState"] is True and service["enableExecuteCommand"] is False
         assert service["taskDefinition"] == public_lb.one(TASK_DEF)["outputs"]["arn"]
         assert service["cluster"] == f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"
 
@@ -132,7 +139,7 @@ def trio() -> Registered:
 
 class TestServiceConnect:
     def test_namespace_for_the_stack(self, trio: Registered) -> None:
-        namespace = trio.one(NAMESPACE)
+        namespace = trio.one(HTTP_NAMESPACE)
         assert namespace["inputs"]["name"] == "private-fargate-dev"
         cluster = trio.one("aws:ecs/cluster:Cluster")
         assert cluster["propertyDependencies"]["serviceConnectDefaults"] == [namespace["urn"]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import FARGATE_MEMORY, RETENTION_DAYS, Settings, SettingsError
+from settings import FARGATE_MEMORY, RETENTION_DAYS, Settings, SettingsError
 from tests.support import ROOT, preview, preview_cli, run_main, simulate
 from tools.preview.child import ProgramFailed
 
@@ -249,7 +249,8 @@ class TestValidSettings:
     def test_defaults(self) -> None:
         s = load({}, project="private-fargate", stack="prod", region="eu-west-1")
         assert (s.network.cidr, s.network.az_count, s.network.endpoint_subnet_count) == ("10.0.0.0/16", 2, 2)
-        assert s.network.egress == "none" and s.network.s3_endpoint_policy == "restricted"
+        assert s.network.egress == "none" and s.network.s3_policy == "restricted"
+        assert s.network.endpoint_policy == "restricted" and s.output_bucket.noncurrent_version_expiry_days == 30
         assert s.logs.retention_days == 30 and s.protect is True
         assert s.repository_name == "private-fargate-prod"
         assert (s.repository.keep_images, s.repository.untagged_expiry_days) == (20, 7)

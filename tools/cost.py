@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.naming import physical_name
-from components.schedules import parse_schedule, runs_per_month
+from settings.schedules import parse_schedule, runs_per_month
 from tools.preview.multilang import CREATES
 
 PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
@@ -143,6 +143,8 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
         tasks = float(svc["inputs"].get("desiredCount", 1))
         strategy = svc["inputs"].get("capacityProviderStrategies") or []
         price, label = task_hour_price(prices, td, on_demand_share(strategy, tasks))
+        if uses_service_connect(svc) and str(td["inputs"].get("cpu")) == "256":
+            label += f", shared with the Service Connect proxy ({SERVICE_CONNECT_PROXY})"
         items.append(Item(f"service {svc['inputs'].get('name', svc['name'])}: {tasks:g} x {label}, all month",
                           tasks * hours, "task-hour", round(price, 6)))
     for schedule in _of_type(report, "aws:scheduler/schedule:Schedule"):
@@ -160,6 +162,19 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
     return items
 
 
+#: AWS's sizing advice for the proxy Service Connect adds to each task (service-connect-concepts-deploy.html).
+SERVICE_CONNECT_PROXY = "AWS recommends 256 more CPU units and 64 MiB for it"
+#: What keeps S3 storage from growing unseen (components/storage.py), said with the estimate that leaves S3 out.
+S3_LIFECYCLE = ("S3 storage is not priced; every stack bucket deletes abandoned multipart uploads after 7 days and "
+                "a versioned one old versions after outputBucket.noncurrentVersionExpiryDays (30)")
+
+
+def uses_service_connect(service: dict[str, Any]) -> bool:
+    """True when an ECS service joins Service Connect (a proxy runs in each of its tasks)."""
+    config = service["inputs"].get("serviceConnectConfiguration")
+    return isinstance(config, dict) and config.get("enabled") is True
+
+
 def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any]) -> list[Item]:
     items = []
     keys = len(_of_type(report, "aws:kms/key:Key"))
@@ -171,6 +186,7 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
     if _of_type(report, "aws:ecr/repository:Repository"):
         items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
                           prices["ecr"]["storagePerGbMonth"]))
+    items += _image_step_items(report, prices, float(assumptions.get("upstreamImageGb", 0.5)))
     alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
     if alarms:
         items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
@@ -180,6 +196,23 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
         # SNS: the first million publishes and 1,000 emails a month are free; alerts stay far below.
         items.append(Item(f"SNS alerts ({emails} email subscription(s), within the free tier)", 1, "topic-month",
                           0.0))
+    return items
+
+
+#: The deploy-time image steps (components/image_steps.py) and what each stores in ECR.
+IMAGE_STEPS = {"pulumi-python:dynamic/images:CacheWarm": "cached", "pulumi-python:dynamic/images:ImageMirror":
+               "mirrored"}
+
+
+def _image_step_items(report: dict[str, Any], prices: dict[str, Any], gb_per_image: float) -> list[Item]:
+    """ECR storage of the images warmed into the cache or copied at deploy. Pushing into ECR and the cache's
+    fetch from upstream are free (data into AWS); pulls in the region cost only the endpoint data."""
+    items = []
+    for token, what in IMAGE_STEPS.items():
+        steps = _of_type(report, token)
+        if steps:
+            items.append(Item(f"ECR storage: {len(steps)} image(s) {what} at deploy", len(steps) * gb_per_image,
+                              "GB-month", prices["ecr"]["storagePerGbMonth"]))
     return items
 
 
@@ -234,6 +267,11 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
                                "pricesSource": PRICES["source"]})
+    if any(uses_service_connect(s) for s in _of_type(report, "aws:ecs/service:Service")):
+        out["assumptions"]["serviceConnectProxy"] = (f"each task of a Service Connect service runs a proxy; "
+                                                    f"{SERVICE_CONNECT_PROXY} within the task's size")
+    if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
+        out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out

@@ -1,9 +1,11 @@
-"""`python -m app serve|job|health`: the sample container's entry point.
+"""`python -m app serve|job|health|probe|exit`: the sample container's entry point.
 
 serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
 job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
 health  exits 0 when the local server answers /health (for the ECS container health check;
         the slim image has no curl).
+probe   the network probe of `tools.doctor --probe` (app/probe.py).
+exit N  logs and exits with code N (to try alerts: `tools.run_task report --command "exit 3"`).
 """
 
 from __future__ import annotations
@@ -104,7 +106,15 @@ def main(argv: list[str]) -> int:
         run_job(bucket)
         log.info("job done in %.2fs", time.monotonic() - started)
         return 0
-    log.error("unknown mode %r; use serve, job or health", mode)
+    if mode == "probe":
+        from app.probe import main as probe
+
+        return probe()
+    if mode == "exit":
+        code = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 1
+        log.info("exiting with %d as asked", code)
+        return code
+    log.error("unknown mode %r; use serve, job, health, probe or exit", mode)
     return 2
 
 

@@ -31,7 +31,7 @@ class PreviewFailed(Exception):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line of DESIGN.md's `tools.preview` interface."""
+    """The command line of `tools.preview` (README, "Offline preview")."""
     p = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.splitlines()[0])
     p.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use [dev]")
     p.add_argument("--project-dir", type=Path, default=REPO, help="Pulumi project to preview [this repo]")
@@ -125,15 +125,18 @@ def _run_in_process(job: dict[str, Any], directory: Path, main: Path) -> dict[st
 @contextlib.contextmanager
 def _isolated(directory: Path, main: Path) -> Iterator[None]:
     """What a child process gives for free: this process's path, directory and modules back as they were,
-    and the project's own modules (a `components` package of its own) in place of ours while it runs.
+    the project's own modules (a `components` package of its own) in place of ours while it runs, and
+    none of ours that the project does not have.
 
     A module already imported from the same file the project would import (our own code, reached
     through a symlink) is kept, so it is not imported again for every run.
     """
     path, cwd, before = list(sys.path), os.getcwd(), set(sys.modules)
     roots = {directory.resolve(), main.parent.resolve()}
+    # The project's top-level modules, and ours: a child process could import none of ours.
     names = {entry.stem if entry.suffix == ".py" else entry.name
-             for root in roots for entry in root.iterdir() if entry.suffix == ".py" or entry.is_dir()} - {"__main__"}
+             for root in (*roots, REPO) for entry in root.iterdir()
+             if entry.suffix == ".py" or entry.is_dir()} - {"__main__"}
     stashed = {}
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] in names and not _same_source(module, roots):
@@ -197,7 +200,7 @@ def build_report(args: argparse.Namespace, *, in_process: bool = False) -> dict[
         enabled = policies.enabled(policy_config)
     except policies.PolicyConfigError as exc:
         raise PreviewFailed(str(exc)) from None
-    report["violations"] += multilang.advisories(opaque, enabled)
+    report["violations"] += multilang.advisories(opaque, enabled, report["violations"])
     for resource in report["resources"]:
         resource.pop("_policy", None)
     report["cost"] = cost.estimate(report, region, _cost_assumptions(config), config, args.compare, opaque)
@@ -209,7 +212,7 @@ def build_report(args: argparse.Namespace, *, in_process: bool = False) -> dict[
 
 
 def _cost_assumptions(config: dict[str, str]) -> dict[str, Any]:
-    from components.settings import CostSettings
+    from settings import CostSettings
 
     raw = config.get("private-fargate:cost")
     try:

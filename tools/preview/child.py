@@ -145,7 +145,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "_policy": {"inputs": wire.for_policies(inputs), "outputs": wire.for_policies(outputs)},
         })
         self.options[response.urn] = {"ignoreChanges": list(request.ignoreChanges),
-                                      "deleteBeforeReplace": bool(request.deleteBeforeReplace)}
+                                      "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                                      # an alias is a URN, or a spec whose name is enough to tell them apart
+                                      "aliases": sorted(filter(None, (a.urn or a.spec.name for a in request.aliases)))
+                                      + sorted(request.aliasURNs)}
         return response
 
 
@@ -274,6 +277,9 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
             raise ProgramFailed(message, monitor.records) from exc
     finally:
         _drain(loop)
+        # A failed program leaves futures whose errors it already reported in one line; when they are
+        # collected later, asyncio would print each again with a traceback.
+        loop.set_exception_handler(lambda _loop, _context: None)
         loop.close()
         asyncio.set_event_loop(None)
     return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages,

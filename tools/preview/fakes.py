@@ -24,6 +24,9 @@ DEFAULT_ACCOUNT = "123456789012"
 #: Zone letters of some regions as AWS has them (ap-northeast-1 has no "b"); others get a, b, c.
 _ZONE_LETTERS = {"us-east-1": "abcdef", "us-east-2": "abc", "us-west-1": "ac", "us-west-2": "abcd",
                  "eu-west-1": "abc", "eu-central-1": "abc", "ap-northeast-1": "acd", "us-gov-west-1": "abc"}
+_COMPASS = {"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw"}
+#: Zone IDs where they are not az1, az2, ... in letter order (they differ per account; these are plausible).
+_ZONE_IDS = {"us-west-1": ["usw1-az1", "usw1-az3"], "ap-northeast-1": ["apne1-az4", "apne1-az1", "apne1-az2"]}
 
 
 class UnansweredInvoke(Exception):
@@ -56,12 +59,14 @@ class Cloud:
         return [f"{self.region}{c}" for c in _ZONE_LETTERS.get(self.region, "abc")]
 
     def zone_prefix(self) -> str:
-        """The prefix of the region's zone ids (`use1` in `use1-az1`)."""
-        return "".join(p[0] for p in self.region.split("-")[:-1]) + self.region.split("-")[-1]
+        """AWS's zone-ID prefix: us-east-1 -> use1, ap-northeast-1 -> apne1, us-gov-west-1 -> usgw1."""
+        first, *words, number = self.region.split("-")
+        return first + "".join(_COMPASS.get(w, w[0]) for w in words) + number
 
     # -- invokes -----------------------------------------------------------------------------
-    def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The exact result of a data source whose answer follows from the stack, or UnansweredInvoke."""
+    def invoke(self, token: str, args: dict[str, Any]) -> Any:
+        """The exact result of a data source whose answer follows from the stack (a result, or a result and
+        the provider's failures), or UnansweredInvoke."""
         handler = _INVOKES.get(token)
         if handler is None:
             raise UnansweredInvoke(f"the offline preview cannot answer the invoke {token}")
@@ -86,7 +91,8 @@ class Cloud:
 
     def _azs(self, args: dict[str, Any]) -> dict[str, Any]:
         names = self.zone_names()
-        return {"names": names, "zoneIds": [f"{self.zone_prefix()}-az{i + 1}" for i in range(len(names))],
+        ids = _ZONE_IDS.get(self.region) or [f"{self.zone_prefix()}-az{i + 1}" for i in range(len(names))]
+        return {"names": names, "zoneIds": ids,
                 "id": self.region, "groupNames": [self.region] * len(names),
                 "state": args.get("state", "available")}
 
@@ -101,6 +107,20 @@ class Cloud:
     def _partition(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"partition": self.partition, "id": self.partition, "dnsSuffix": self.dns_suffix,
                 "reverseDnsPrefix": ".".join(reversed(self.dns_suffix.split(".")))}
+
+    def _endpoint_service(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every AWS endpoint service is offered in every zone of the region, offline."""
+        name = args.get("serviceName") or f"com.amazonaws.{self.region}.{args.get('service', '')}"
+        return {"serviceName": name, "serviceType": args.get("serviceType", "Interface"), "owner": "amazon",
+                "availabilityZones": self._azs({})["names"], "acceptanceRequired": False,
+                "privateDnsName": name.split(".", 3)[-1] + f".{self.region}.{self.dns_suffix}",
+                "id": name, "serviceId": "vpce-svc-" + hashlib.sha1(name.encode()).hexdigest()[:17],
+                "baseEndpointDnsNames": [], "managesVpcEndpoints": False, "vpcEndpointPolicySupported": True,
+                "supportedIpAddressTypes": ["ipv4"], "tags": {}}
+
+    def _vpc_endpoint(self, args: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """An adopted VPC has no endpoints offline (AWS's own answer when there is none)."""
+        return {}, [("", "no matching VPC Endpoint found")]
 
     def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
         digest = hashlib.sha1(f"elb/{args.get('region') or self.region}".encode()).hexdigest()
@@ -358,10 +378,17 @@ def _service(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -
     return {"id": f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:service/{cluster}/{physical}"}
 
 
+def _image_step(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    # What a warm or mirror step reports after `pulumi up`: the digest it found (the reference's own if pinned).
+    reference = str(inputs.get("reference")).encode()
+    found = inputs.get("referenceDigest") or "sha256:" + hashlib.sha256(reference).hexdigest()
+    return {"id": f"{inputs.get('repository')}@{found}", "digest": found, "pinned": [found]}
+
+
 _EXTRAS = {
     "Vpc": _vpc, "VpcEndpoint": _vpc_endpoint, "Repository": _repository, "Bucket": _bucket,
     "BucketV2": _bucket, "LoadBalancer": _load_balancer, "TaskDefinition": _task_definition,
-    "Queue": _queue, "Service": _service,
+    "Queue": _queue, "Service": _service, "CacheWarm": _image_step, "ImageMirror": _image_step,
 }
 _INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": Cloud._azs,
@@ -372,4 +399,6 @@ _INVOKES = {
     "aws:elb/getServiceAccount:getServiceAccount": Cloud._elb_account,
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": Cloud._prefix_list,
     "aws:iam/getPolicyDocument:getPolicyDocument": Cloud._policy_document,
+    "aws:ec2/getVpcEndpointService:getVpcEndpointService": Cloud._endpoint_service,
+    "aws:ec2/getVpcEndpoint:getVpcEndpoint": Cloud._vpc_endpoint,
 }

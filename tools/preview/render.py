@@ -77,8 +77,11 @@ def _render_cost(cost: dict[str, Any], out: TextIO) -> None:
         out.write(f"    {cost['unavailable']}\n")
         return
     for item in cost.get("items", []):
-        out.write(f"    {item['item'][:72]:<72} {item['quantity']:>10.6g} {item['unit']:<11} "
-                  f"${item['monthly']:>9.2f}\n")
+        label = item["item"]
+        if len(label) > 72:  # the whole label on a line of its own, the figures under it
+            out.write(f"    {label}\n")
+            label = ""
+        out.write(f"    {label:<72} {item['quantity']:>10.6g} {item['unit']:<11} ${item['monthly']:>9.2f}\n")
     out.write(f"    {'total':<95} ${cost.get('monthly', 0):>9.2f}\n")
     comparison = cost.get("comparison")
     if comparison:

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from components.settings_base import FARGATE_MEMORY
+from settings.compose_env import ComposeError, dotenv, interpolate
+from settings.compose_units import duration_seconds, fargate_size, size_mib
 
 #: Keys with no meaning on Fargate or here, and why they are left out (a note each).
 IGNORED = {
@@ -46,12 +47,6 @@ HANDLED = {"image", "build", "command", "entrypoint", "environment", "env_file",
            "cap_drop", "network_mode"}
 #: Linux capabilities Fargate lets a task add.
 FARGATE_CAPABILITIES = {"SYS_PTRACE"}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.I)
-
-
-class ComposeError(ValueError):
-    """A compose file or one of its services cannot become settings; the message names where."""
 
 
 def load(spec: dict[str, Any], base_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
@@ -95,59 +90,6 @@ def load(spec: dict[str, Any], base_dir: Path) -> tuple[list[dict[str, Any]], li
 
 
 TOP_LEVEL = {"services", "secrets", "volumes", "networks", "name", "version"}
-_VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
-_QUOTES = ("'", '"')
-
-
-def dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of an env file (compose's rules: `export` allowed, quotes stripped, ` #` comments)."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) > 1 and value[0] in _QUOTES and value.endswith(value[0]):
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key.strip()] = value
-    return values
-
-
-def interpolate(value: Any, env: dict[str, str], where: str = "") -> Any:
-    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$`, from the process and `.env`.
-
-    An unset variable without a default is an error: a deploy must not depend on who runs it.
-    """
-    if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1) or m.group(4)
-        current = {**env, **os.environ}.get(name)
-        op, arg = m.group(2), m.group(3) or ""
-        if op in (":-", "-") and (current is None or (op == ":-" and current == "")):
-            return arg
-        if op in (":?", "?") and (current is None or (op == ":?" and current == "")):
-            raise ComposeError(f"{where}: variable {name} is not set: {arg or 'required'}")
-        if current is None:
-            raise ComposeError(f"{where}: variable {name} is not set; give it in .env next to the compose file, "
-                               "in the environment, or a default with ${VAR:-default}")
-        return current
-
-    return _VARIABLE.sub(substitute, value)
-
-
 def merge(generated: list[dict[str, Any]], explicit: list[dict[str, Any]], kind: str,
           notes: list[str]) -> list[dict[str, Any]]:
     """Explicit entries win key by key over generated ones of the same name; a clash is noted."""
@@ -162,42 +104,6 @@ def merge(generated: list[dict[str, Any]], explicit: list[dict[str, Any]], kind:
             entry = {**entry, **override}
         out.append(entry)
     return out + [e for e in explicit if not isinstance(e, dict) or e.get("name") in by_name]
-
-
-def fargate_size(cpus: float | None, memory_mib: float | None) -> tuple[int, int]:
-    """The smallest valid Fargate (cpu units, memory MiB) at or above the asked limits."""
-    want_cpu = (cpus or 0) * 1024
-    want_mem = memory_mib or 0
-    for cpu in sorted(FARGATE_MEMORY):
-        if cpu < want_cpu:
-            continue
-        for memory in FARGATE_MEMORY[cpu]:
-            if memory >= want_mem:
-                return cpu, memory
-    raise ValueError(f"no Fargate size has {cpus} vCPU and {memory_mib} MiB (the largest: 16 vCPU, 120 GiB)")
-
-
-def duration_seconds(value: Any) -> int:
-    """A compose duration ('30s', '1m30s', '500ms') in whole seconds (at least 1 when not zero)."""
-    if isinstance(value, (int, float)):
-        return int(value)
-    parts = _DURATION.findall(str(value))
-    if not parts or "".join(n + u for n, u in parts) != str(value).replace(" ", ""):
-        raise ValueError(f"{value!r} is not a duration such as 30s or 1m30s")
-    factor = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    seconds = sum(float(n) * factor[u] for n, u in parts)
-    return max(int(round(seconds)), 1 if seconds else 0)
-
-
-def size_mib(value: Any) -> float:
-    """A compose byte size ('512M', '1.5g', 1073741824) in MiB."""
-    if isinstance(value, (int, float)):
-        return value / (1024 * 1024)
-    m = _SIZE.match(str(value).strip())
-    if not m:
-        raise ValueError(f"{value!r} is not a size such as 512M or 1G")
-    scale = {"": 1 / (1024 * 1024), "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[m.group(2).lower()]
-    return float(m.group(1)) * scale
 
 
 class ServiceMapper:

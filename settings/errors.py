@@ -13,11 +13,10 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+from settings.patterns import PATTERN_HELP
+
 #: The offline preview's stand-in for a `secure:` value (see tools/preview/projectconfig.py).
 OFFLINE_SECRET = "[secret]"
-
-#: Regular expressions of the settings model -> what they mean, for messages a person can act on.
-PATTERN_HELP: dict[str, str] = {}
 
 
 class SettingError(ValueError):

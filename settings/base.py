@@ -1,17 +1,17 @@
-"""Building blocks of the settings model: the base model, AWS's value sets, patterns and checks.
+"""Building blocks of the settings model: the base model, AWS's value sets and the shared checks.
 
-Split from settings.py so that each settings module stays readable; nothing here reads config.
+Nothing here reads config; the patterns are in settings/patterns.py.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from components.settings_errors import OFFLINE_SECRET, PATTERN_HELP
+from settings.errors import OFFLINE_SECRET
+from settings.patterns import KMS_KEY_ARN
 
 #: CloudWatch Logs accepts only these retention periods (days); 0 ("never expire") is not allowed here.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -37,47 +37,6 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
 EXTRA_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "sts", "ecs",
                    "ecs-agent", "ecs-telemetry", "sqs", "sns", "monitoring", "xray",
                    "elasticfilesystem", "dynamodb")
-
-ECR_REPO_NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
-ARN_HEAD = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?"
-KMS_KEY_ARN = re.compile(ARN_HEAD + r":kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]+$")
-SECRET_ARN = re.compile(ARN_HEAD + r":secretsmanager:([a-z0-9-]+):\d{12}:secret:([A-Za-z0-9/_+=.@-]+)"
-                         r"(?::[^:]*:[^:]*:[^:]*)?$")
-SSM_ARN = re.compile(ARN_HEAD + r":ssm:([a-z0-9-]+):\d{12}:parameter/[A-Za-z0-9/_.-]+$")
-ACM_ARN = re.compile(ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
-PRIVATE_ECR_URI = re.compile(
-    r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + ECR_REPO_NAME + r")"
-    r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
-PUBLIC_IMAGE = re.compile(
-    r"^(public\.ecr\.aws|docker\.io)/(" + ECR_REPO_NAME + r")(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-WORKLOAD_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
-SG_ID = r"^sg-[0-9a-f]{8,17}$"
-VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
-SUBNET_ID = r"^subnet-[0-9a-f]{8,17}$"
-RTB_ID = r"^rtb-[0-9a-f]{8,17}$"
-URL_PATH = r"^/\S*$"
-ABS_PATH = r"^/[^\s:]*$"
-TAG_KEY = r"^[\w .:/=+@-]+$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-SNS_TOPIC_ARN = r"^arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
-PATTERN_HELP.update({
-    "^" + ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
-                                "(2 to 256 characters)",
-    ENV_NAME: "an environment variable name: letters, digits and '_', not starting with a digit",
-    WORKLOAD_NAME: "lowercase letters, digits and '-', 1 to 40 characters, starting and ending with a "
-                    "letter or digit",
-    SG_ID: "a security group id (sg-0123456789abcdef0)",
-    VPC_ID: "a VPC id (vpc-0123456789abcdef0)",
-    SUBNET_ID: "a subnet id (subnet-0123456789abcdef0)",
-    RTB_ID: "a route table id (rtb-0123456789abcdef0)",
-    URL_PATH: "a URL path starting with '/'",
-    ABS_PATH: "an absolute path such as /tmp",
-    TAG_KEY: "letters, digits, spaces and _ . : / = + - @",
-    EMAIL: "an email address",
-    SNS_TOPIC_ARN: "an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
-})
-
 
 def partition_of(region: str) -> str:
     """The AWS partition of a region."""
@@ -142,5 +101,7 @@ def check_kms_key(value: str | None) -> str | None:
     return value
 
 
-
+def shown(text: str) -> dict[str, str]:
+    """`json_schema_extra` for a default the README shows as text (it is computed, or absence means something)."""
+    return {"shownDefault": text}
 

@@ -1,0 +1,396 @@
+"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain."""
+
+from __future__ import annotations
+
+import ipaddress
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
+from settings.errors import OFFLINE_SECRET, SettingError
+from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
+from settings.patterns import (
+    ABS_PATH,
+    ACM_ARN,
+    ENV_NAME,
+    PRIVATE_ECR_URI,
+    SECRET_ARN,
+    SG_ID,
+    SSM_ARN,
+    URL_PATH,
+    WORKLOAD_NAME,
+)
+from settings.schedules import parse_schedule
+
+
+class BuildSettings(Model):
+    """`image.build` in its long form; the short form is the context directory alone."""
+
+    context: str = Field(description="the build context, relative to the project")
+    dockerfile: str = Field("Dockerfile", description="the Dockerfile, relative to the context")
+
+
+class ImageSettings(Model):
+    """`image`: exactly one of build, uri, public, mirror; pinAtDeploy for untagged or `latest` references."""
+
+    build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
+    uri: str | None = Field(None, description=(
+        "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
+    public: str | None = Field(None, description=(
+        "`<registry>/<name>:<tag>` (or `@sha256:...`, or both) from " + supported_hosts() + ", through the "
+        "stack's pull-through cache, fetched at deploy; Docker Hub, ghcr.io, registry.gitlab.com and Azure need "
+        "`repository.upstreamCredentials`"))
+    mirror: str | None = Field(None, description=(
+        "any registry's `<registry>/<name>:<tag>` (or `@sha256:...`): copied into the stack's repository at "
+        "deploy"))
+    pin_at_deploy: bool = Field(False, description=(
+        "accept an untagged or `latest` `public`/`mirror` reference: the task uses the digest found at deploy"))
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _short_build(cls, value: Any) -> Any:
+        return {"context": value} if isinstance(value, str) else value
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        first = value.split("/")[0]
+        # Docker's rule: the first component names a registry only if it has a dot or a port.
+        no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
+        if no_registry or not PRIVATE_ECR_URI.match(value) and ".dkr.ecr." not in first:
+            raise ValueError("a task with no internet route cannot pull it; use image.public (through the ECR "
+                             "pull-through cache) or image.mirror (copied into the stack's repository)")
+        m = PRIVATE_ECR_URI.match(value)
+        if not m:
+            raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
+                             "or @sha256:<digest>, the only registry a private task can reach")
+        if m.group(4) is None and m.group(5) is None:
+            raise ValueError("give a tag or a digest; an untagged image means latest")
+        if m.group(4) == "latest":
+            raise ValueError("'latest' is mutable and the repository's tags are immutable; pin a tag or digest")
+        return value
+
+    @field_validator("public")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "/" not in value or not ("." in value.split("/")[0] or ":" in value.split("/")[0]):
+            raise ValueError(f"name the registry, e.g. docker.io/library/nginx:1.27; public takes {supported_hosts()}")
+        ref = parse_reference(value)
+        upstream = upstream_for(ref.host)
+        if upstream is None:
+            raise ValueError(f"ECR's pull-through cache does not support {ref.host} (it supports "
+                             f"{supported_hosts()}); use image.mirror to copy the image into the stack's repository")
+        if ref.host == "public.ecr.aws" and "/" not in ref.path:
+            raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
+        if not ECR_NAME.match(ref.path):
+            raise ValueError(f"the repository {ref.path!r} cannot be an ECR repository name ('__' and '--' are not "
+                             "allowed); use image.mirror")
+        return value
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None:
+            ref = parse_reference(value)
+            if PRIVATE_ECR_URI.match(str(ref).split("@")[0]) or ".dkr.ecr." in ref.host:
+                raise ValueError("already in ECR; use image.uri for an image of this account and region")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
+        given = [k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of build, uri, public, mirror (got {', '.join(given) or 'none'})")
+        reference = self.public or self.mirror
+        if self.pin_at_deploy and reference is None:
+            raise SettingError("pinAtDeploy", f"only for public and mirror images (this one is {given[0]})")
+        if reference is not None and parse_reference(reference).floating and not self.pin_at_deploy:
+            key = "public" if self.public else "mirror"
+            what = "'latest'" if parse_reference(reference).tag else "an untagged image (that means latest)"
+            raise SettingError(key, f"{reference!r} is {what}, which changes under you; give a tag or a digest, "
+                                    "or set pinAtDeploy: true to use the digest latest has at deploy")
+        base = (info.context or {}).get("base_dir")
+        if self.build is not None and base is not None:
+            context = Path(base, self.build.context)
+            if not context.is_dir():
+                raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
+                                                         "(paths are relative to the project directory)")
+            if not (context / self.build.dockerfile).is_file():
+                raise SettingError(("build", "dockerfile"),
+                                   f"{self.build.dockerfile!r} not found in {self.build.context!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Which of build, uri, public, mirror is set."""
+        return next(k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None)
+
+    @property
+    def reference(self) -> ImageReference | None:
+        """The parsed `public` or `mirror` reference."""
+        text = self.public or self.mirror
+        return parse_reference(text) if text else None
+
+
+class HealthCheckSettings(Model):
+    """`healthCheck`: the container health check, with ECS's own limits."""
+
+    command: list[str] = Field(min_length=2, description="`[CMD, ...]` or `[CMD-SHELL, ...]`")
+    interval: int = Field(30, ge=5, le=300, description="seconds between checks")
+    timeout: int = Field(5, ge=2, le=120, description="seconds a check may take")
+    retries: int = Field(3, ge=1, le=10, description="failures before the container is unhealthy")
+    start_period: int = Field(0, ge=0, le=300, description="seconds of grace after start")
+
+    @field_validator("command")
+    @classmethod
+    def _form(cls, value: list[str]) -> list[str]:
+        if value[0] not in ("CMD", "CMD-SHELL"):
+            raise ValueError("the first element must be CMD or CMD-SHELL")
+        return value
+
+
+class EgressRule(Model):
+    """One extra egress rule: exactly one of securityGroupId and cidr, and a TCP port."""
+
+    security_group_id: str | None = Field(None, pattern=SG_ID, description="a security group to reach")
+    cidr: str | None = Field(None, description="or a CIDR to reach")
+    port: Port = Field(description="TCP port")
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"expected a CIDR ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EgressRule:
+        if (self.security_group_id is None) == (self.cidr is None):
+            raise ValueError("give exactly one of securityGroupId and cidr")
+        return self
+
+
+class CapacityMix(Model):
+    """`capacityMix`: the FARGATE / FARGATE_SPOT split for `capacity: mixed`."""
+
+    base: int = Field(1, ge=0, le=100000, description="first tasks on FARGATE")
+    on_demand_weight: int = Field(1, ge=0, le=1000, description="share of the rest on FARGATE")
+    spot_weight: int = Field(3, ge=0, le=1000, description="share of the rest on FARGATE_SPOT")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> CapacityMix:
+        if self.on_demand_weight == 0 and self.spot_weight == 0:
+            raise ValueError("at least one of onDemandWeight and spotWeight must be above 0")
+        return self
+
+
+class WorkloadSettings(Model):
+    """The keys services and jobs share: one container, its size, image, environment and access."""
+
+    name: str = Field(pattern=WORKLOAD_NAME, description=(
+        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs"))
+    image: ImageSettings = Field(description="exactly one of")
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
+    memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
+        "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
+        "8192: 16-60 GiB (4 GiB steps); 16384: 32-120 GiB (8 GiB steps)"))
+    arch: Literal["X86_64", "ARM64"] = Field("X86_64", description="CPU architecture")
+    entrypoint: list[str] | None = Field(None, json_schema_extra=shown("image default"),
+                                         description="replaces the image's ENTRYPOINT")
+    command: list[str] | None = Field(None, json_schema_extra=shown("image default"),
+                                      description="replaces the image's CMD (the arguments to its ENTRYPOINT)")
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
+                             json_schema_extra=shown("the Dockerfile's `USER` for built images"),
+                             description="`user` or `user:group` the container runs as")
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
+        "plain variables (numbers and booleans become strings); `OUTPUT_BUCKET` is set for you"))
+    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field({}, description=(
+        "`NAME: <ARN>` of a Secrets Manager secret or SSM parameter; never put secrets in `environment`"))
+    health_check: HealthCheckSettings | None = Field(None, description="the container health check")
+    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = Field(["/tmp"], description=(
+        "ephemeral volumes, needed with a read-only root filesystem"))
+    readonly_root_filesystem: bool = Field(True, description="the container's root filesystem is read-only")
+    egress_to: list[EgressRule] = Field([], description="extra egress, each")
+    capacity: Literal["on-demand", "spot", "mixed"] = Field("on-demand", description=(
+        "`on-demand` (FARGATE), `spot` (FARGATE_SPOT), `mixed` (`capacityMix`)"))
+    capacity_mix: CapacityMix | None = Field(None, description="the split for `capacity: mixed`")
+    exec: bool = Field(False, description="ECS Exec (adds the ssmmessages endpoint)")
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_arns(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, arn in value.items():
+            if arn != OFFLINE_SECRET and not (SECRET_ARN.match(arn) or SSM_ARN.match(arn)):
+                raise SettingError(key, f"{arn!r} is not valid; expected the ARN of a Secrets Manager secret "
+                                        "(arn:aws:secretsmanager:...:secret:...) or an SSM parameter "
+                                        "(arn:aws:ssm:...:parameter/...)")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _reserved_env(cls, value: dict[str, str]) -> dict[str, str]:
+        if "OUTPUT_BUCKET" in value:
+            raise SettingError("OUTPUT_BUCKET", "set by private-fargate to the output bucket's name; remove it")
+        return value
+
+    _unique_paths = field_validator("writable_paths")(check_unique)
+
+    @model_validator(mode="after")
+    def _workload_rules(self) -> WorkloadSettings:
+        allowed = FARGATE_MEMORY[self.cpu]
+        if self.memory is None:
+            object.__setattr__(self, "memory", allowed[0])
+        elif self.memory not in allowed:
+            raise SettingError("memory", f"{self.memory} is not valid with cpu {self.cpu}; allowed: "
+                                         f"{list_sizes(allowed)}")
+        clash = sorted(set(self.environment) & set(self.secrets))
+        if clash:
+            raise SettingError(("secrets", clash[0]), "also set in environment; a name is either plain or secret")
+        if self.capacity_mix is not None and self.capacity != "mixed":
+            raise SettingError("capacityMix", f"only used with capacity: mixed (capacity is {self.capacity})")
+        return self
+
+    @property
+    def container_ports(self) -> list[int]:
+        """The TCP ports the container listens on for others (none for a job)."""
+        return []
+
+    @property
+    def memory_mib(self) -> int:
+        """Task memory in MiB (the default is the smallest size valid with `cpu`)."""
+        assert self.memory is not None
+        return self.memory
+
+    @property
+    def mix(self) -> CapacityMix:
+        """The capacity split, with its defaults when `capacityMix` is absent."""
+        return self.capacity_mix or CapacityMix()
+
+
+def list_sizes(sizes: tuple[int, ...]) -> str:
+    if len(sizes) <= 4:
+        return ", ".join(map(str, sizes))
+    step = sizes[1] - sizes[0]
+    return f"{sizes[0]}..{sizes[-1]} in steps of {step}"
+
+
+class LoadBalancerSettings(Model):
+    """`loadBalancer`: an ALB in front of a service (internal unless said otherwise)."""
+
+    scheme: Literal["internal", "internet-facing"] = Field("internal", description=(
+        "`internet-facing` needs `certificateArn`"))
+    health_check_path: str = Field("/health", pattern=URL_PATH, description="the target group's health check")
+    certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS on 443, HTTP redirects")
+    access_logs: bool = Field(False, description="access logs to a stack bucket")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _acm(cls, value: str | None) -> str | None:
+        if value is not None and value != OFFLINE_SECRET and not ACM_ARN.match(value):
+            raise ValueError("expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return value
+
+    @model_validator(mode="after")
+    def _public_needs_tls(self) -> LoadBalancerSettings:
+        if self.scheme == "internet-facing" and self.certificate_arn is None:
+            raise SettingError("certificateArn", "required with scheme internet-facing: a public load "
+                                                 "balancer serves HTTPS only")
+        return self
+
+
+class AutoscalingSettings(Model):
+    """`autoscaling`: target tracking on CPU and/or memory between min and max tasks."""
+
+    min: int = Field(1, ge=0, le=1000, description="fewest tasks")
+    max: int = Field(4, ge=1, le=1000, description="most tasks")
+    cpu_target: float | None = Field(60, gt=0, le=100, description="average CPU % to track")
+    memory_target: float | None = Field(None, gt=0, le=100, description="average memory % to track")
+    scale_in_cooldown: int = Field(300, ge=0, le=3600, description="seconds")
+    scale_out_cooldown: int = Field(60, ge=0, le=3600, description="seconds")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSettings:
+        if self.max < self.min:
+            raise SettingError("max", f"{self.max} is less than min ({self.min})")
+        if self.cpu_target is None and self.memory_target is None:
+            raise ValueError("give cpuTarget, memoryTarget or both")
+        return self
+
+
+class ServiceSettings(WorkloadSettings):
+    """One `services[]` entry: a long-running workload."""
+
+    desired_count: int = Field(1, ge=0, le=1000, description="tasks (the first count only, with `autoscaling`)")
+    port: Port | None = Field(None, json_schema_extra=shown("none: no ingress at all"), description=(
+        "the container port, reachable as `<name>:<port>` from the other services"))
+    load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
+    autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
+    wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
+        "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
+        "them back; without it `up` ends when ECS accepts the deployment"))
+
+    @property
+    def container_ports(self) -> list[int]:
+        """The service's port, when it has one."""
+        return [self.port] if self.port is not None else []
+
+    @model_validator(mode="after")
+    def _service_rules(self) -> ServiceSettings:
+        if self.load_balancer is not None and self.port is None:
+            raise SettingError("loadBalancer", "needs port: the container port the load balancer forwards to")
+        scaling = self.autoscaling
+        if scaling is not None and not scaling.min <= self.desired_count <= scaling.max:
+            raise SettingError("desiredCount", f"{self.desired_count} is outside autoscaling "
+                                               f"min..max ({scaling.min}..{scaling.max})")
+        return self
+
+
+class JobSettings(WorkloadSettings):
+    """One `jobs[]` entry: a task run on a schedule or on demand."""
+
+    schedule: str | None = Field(None, json_schema_extra=shown("absent: on demand only"), description=(
+        "EventBridge Scheduler `cron(min hour day-of-month month day-of-week year)`, "
+        "`rate(n minute[s]|hour[s]|day[s])` or `at(yyyy-mm-ddThh:mm:ss)`"))
+    timezone: str = Field("UTC", description="IANA time zone of the schedule")
+    retries: int = Field(2, ge=0, le=185, description=(
+        "Scheduler retries failed *invocations*, not a task that exits non-zero"))
+    expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14, description="run length, for the cost estimate")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            if value != value.strip():
+                raise ValueError("remove the spaces around the expression")
+            parse_schedule(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError("expected an IANA time zone name such as UTC or Europe/Paris")
+        return value
+
+
+_TZ_CACHE: set[str] = set()
+
+
+def _timezones() -> set[str]:
+    """IANA names, without what some hosts add to their zoneinfo directory (Factory, posix/..., right/...)."""
+    if not _TZ_CACHE:
+        _TZ_CACHE.update(z for z in zoneinfo.available_timezones()
+                         if z not in ("Factory", "localtime", "posixrules") and not z.startswith(("posix/", "right/")))
+    return _TZ_CACHE
+
+
