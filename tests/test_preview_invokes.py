@@ -3,8 +3,8 @@
 The programs follow the shapes of public examples (written here, nothing copied): pulumi/examples
 `aws-py-fargate` (the default VPC and its subnets from `get_vpc`/`get_subnets`, a public ALB, a
 service with a public IP), `aws-py-webserver` (an instance from `get_ami`), `aws-py-serverless-raw`
-(an execution role whose policies come from `get_policy_document`). Before, each run ended with
-"cannot answer the invoke".
+(an execution role whose policies come from `get_policy_document`), `aws-py-hub-and-spoke-network`
+(a VPC read by id). Before, each run ended with "cannot answer the invoke" (the read returned nothing).
 """
 
 from __future__ import annotations
@@ -62,6 +62,15 @@ pulumi.export("user", user)
 pulumi.export("ip", server.public_ip)
 """
 
+EXISTING_VPC_SHAPE = """
+import pulumi
+import pulumi_aws as aws
+
+vpc = aws.ec2.Vpc.get("shared", "vpc-0a1b2c3d4e5f60718")
+subnet = aws.ec2.Subnet("app", vpc_id=vpc.id, cidr_block=vpc.cidr_block.apply(lambda c: c.replace("0.0/16", "1.0/24")))
+pulumi.export("cidr", vpc.cidr_block)
+"""
+
 POLICY_DOCUMENT_SHAPE = """
 import pulumi_aws as aws
 
@@ -115,6 +124,14 @@ class TestDataSources:
         assert len([n for n in report["notes"] if n.startswith("invoke ")]) == 3
         if mode == "up":
             assert re.fullmatch(r"203\.0\.113\.\d+", out["ip"])  # a documentation address, never a real one
+
+    def test_resource_read_by_id(self, tmp_path: Path, mode: str) -> None:
+        report = run(project(tmp_path, EXISTING_VPC_SHAPE), mode)
+        assert re.fullmatch(r"10\.\d+\.0\.0/16", report["outputs"]["cidr"])
+        assert res(report, "aws:ec2/subnet:Subnet")["inputs"]["vpcId"] == "vpc-0a1b2c3d4e5f60718"
+        assert [n for n in report["notes"] if " read by id " in n] == [
+            "aws:ec2/vpc:Vpc 'shared' read by id vpc-0a1b2c3d4e5f60718: its state is made up; what rests on it is "
+            "'cannot verify'"]
 
     def test_policy_documents_are_rendered_exactly(self, tmp_path: Path, mode: str) -> None:
         report = run(project(tmp_path, POLICY_DOCUMENT_SHAPE), mode)

@@ -97,7 +97,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().Invoke(_without_references(request, "args"))
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
-        return super().ReadResource(_without_references(request, "properties"))
+        response = super().ReadResource(_without_references(request, "properties"))
+        # The SDK's mock monitor leaves the response's id empty, which a preview takes for unknown; the
+        # engine returns the id the provider read (known, even in a first preview).
+        read = self.resources.get(response.urn)
+        if read is not None and "id" in type(response).DESCRIPTOR.fields_by_name and not response.id:
+            response.id = read.id or request.id
+        return response
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802
         urn = self.make_urn(request.parent, request.type, request.name)

@@ -77,8 +77,8 @@ class PreviewMocks(pulumi_mocks.Mocks):
         inputs = {k: v for k, v in dict(args.inputs).items() if v is not None}
         if args.typ == "pulumi:pulumi:StackReference":
             return self._stack_reference(str(inputs.get("name", args.name)))
-        if args.resource_id:  # `Resource.get(name, id)`: the provider reads an existing resource
-            _, state = self.cloud.computed_outputs(args.typ, args.name, inputs)
+        if args.resource_id:  # `Resource.get(name, id)`: the provider reads an existing resource, whole
+            _, state = self.cloud.computed_outputs(args.typ, args.name, inputs, custom=False)
             self.reads[f"{args.typ}::{args.name}"] = {"type": args.typ, "name": args.name, "id": args.resource_id}
             return args.resource_id, {**state, **inputs, "id": args.resource_id}
         remote = getattr(self.remote, "value", False)

@@ -30,7 +30,9 @@ _VPC = "aws:ec2/vpc:Vpc"
 _ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 _REPO = ("aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy")
 _BUCKET = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketPolicy:BucketPolicy",
-           "aws:s3/bucketObject:BucketObject")
+           "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+           "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketAclV2:BucketAclV2")
+_OBJECT = "aws:s3/bucketObject:BucketObject"
 
 #: Resource types each component's provider creates (read from pulumi/pulumi-awsx awsx/, pulumi/pulumi-eks
 #: nodejs/eks/, pulumi/pulumi-aws-apigateway, pulumi/pulumi-synced-folder: their `new aws.*` calls).
@@ -47,7 +49,8 @@ CREATES: dict[str, tuple[str, ...]] = {
                                       "aws:lambda/permission:Permission"),
     "awsx:ecr:Repository": _REPO,
     "awsx:ecr:Image": (),
-    "awsx:cloudtrail:Trail": ("aws:cloudtrail/trail:Trail", *_BUCKET, _LOGS, *_ROLE),
+    "awsx:cloudtrail:Trail": ("aws:cloudtrail/trail:Trail", "aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy",
+                              _LOGS, *_ROLE),
     "eks:index:Cluster": ("aws:eks/cluster:Cluster", *_ROLE, *_SG, "aws:ec2/launchTemplate:LaunchTemplate",
                           "aws:autoscaling/group:Group", "aws:eks/nodeGroup:NodeGroup", "aws:eks/addon:Addon",
                           "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
@@ -57,8 +60,8 @@ CREATES: dict[str, tuple[str, ...]] = {
     "eks:index:ManagedNodeGroup": ("aws:eks/nodeGroup:NodeGroup", *_ROLE, "aws:ec2/launchTemplate:LaunchTemplate"),
     "aws-apigateway:index:RestAPI": ("aws:apigateway/restApi:RestApi", "aws:apigateway/deployment:Deployment",
                                      "aws:apigateway/stage:Stage", "aws:lambda/permission:Permission",
-                                     "aws:lambda/function:Function", *_ROLE, *_BUCKET),
-    "synced-folder:index:S3BucketFolder": ("aws:s3/bucketObject:BucketObject",),
+                                     "aws:lambda/function:Function", *_ROLE, "aws:s3/bucket:Bucket", _OBJECT),
+    "synced-folder:index:S3BucketFolder": (_OBJECT,),
 }
 
 _LAUNCHERS = (_SERVICE, "aws:ecs/taskSet:TaskSet", "aws:scheduler/schedule:Schedule",
