@@ -42,6 +42,11 @@ STACK_OUTPUTS = (
     OutputSpec("outputBucketName", "string or null", "the results bucket (null when disabled)"),
     OutputSpec("jobs", "map name -> workload", "the jobs, in the workload shape below"),
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
+    OutputSpec("dnsNamespace", "string or null", "the private DNS namespace services register in "
+                                                 "(`<name>.<namespace>`); null without a service port"),
+    OutputSpec("clientsSecurityGroupId", "string or null",
+               "the group that reaches the services' ports by DNS name (jobs, one-off tasks, your own tasks); null "
+               "without services"),
 )
 
 #: One entry of `jobs` or `services`: the same keys for both, null where a key does not apply.
@@ -58,6 +63,10 @@ WORKLOAD_OUTPUTS = (
     OutputSpec("serviceName", "string or null", "services; null for jobs"),
     OutputSpec("url", "string or null", "services with a load balancer (`https://` with a certificate, else "
                                         "`http://`); else null"),
+    OutputSpec("securityGroupIds", "string[]", "the groups a one-off task of it joins: its own and the clients "
+                                               "group (when the stack has services)"),
+    OutputSpec("dnsName", "string or null", "services with a port: `<name>.<namespace>`, which every task of the "
+                                            "VPC resolves, for every port; else null"),
 )
 
 

@@ -15,7 +15,8 @@ import pulumi
 
 from components.context import StackContext
 from components.naming import physical_name
-from components.registry import ResolvedImage
+from components.registry import ResolvedImage, container_label
+from components.volumes import FileSystemRefs
 from settings import WorkloadSettings
 
 
@@ -29,6 +30,11 @@ class WorkloadPlatform:
     cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
+    images: every resolved image by resolver label (sidecars and init containers included).
+    file_system: the stack's EFS file system, access points and NFS group (None without volumes).
+    clients_security_group_id: the group jobs, workers and one-off tasks join to reach the services' ports.
+    stack_secrets: the SSM parameters of `secretValues`, to exist before a task reads them.
+    dns_namespace / registry_arns: the private DNS namespace and each service's Cloud Map service.
     """
 
     context: StackContext
@@ -53,6 +59,12 @@ class WorkloadPlatform:
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    images: Mapping[str, ResolvedImage] = field(default_factory=dict)
+    file_system: FileSystemRefs | None = None
+    clients_security_group_id: pulumi.Input[str] | None = None
+    stack_secrets: pulumi.Resource | None = None
+    dns_namespace: str | None = None
+    registry_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,24 @@ class WorkloadArgs:
         """A role ARN from its name, known at preview."""
         return self.context.arn("iam", f"role/{role_name}", regional=False)
 
+    def container_image(self, container: str) -> ResolvedImage:
+        """The image of one of the task's containers (the main one is the workload's name)."""
+        if container == self.name:
+            return self.image
+        return self.platform.images[container_label(self.name, container)]
+
     @property
-    def image_resource(self) -> pulumi.Resource | None:
-        """The image build the task definition waits for (None for images that are not built here)."""
-        return self.platform.image_resources.get(self.image.build.tag) if self.image.build else None
+    def task_images(self) -> list[ResolvedImage]:
+        """The images of every container of the task."""
+        return [self.container_image(c.name) for _, c in self.workload.containers]
+
+    @property
+    def security_group_ids(self) -> list[pulumi.Input[str]]:
+        """Besides its own group, the clients group (when the stack has services to reach)."""
+        return [g for g in [self.platform.clients_security_group_id] if g is not None]
+
+    @property
+    def image_resources(self) -> list[pulumi.Resource]:
+        """The image builds the task definition waits for (images that are not built here have none)."""
+        tags = dict.fromkeys(i.build.tag for i in self.task_images if i.build)
+        return [self.platform.image_resources[t] for t in tags if t in self.platform.image_resources]

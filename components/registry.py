@@ -26,7 +26,7 @@ import pulumi_awsx as awsx
 from components.context import StackContext
 from components.iam import assume_role_policy, document, statement
 from components.naming import physical_name
-from settings import BuildSettings, Settings, WorkloadSettings
+from settings import BuildSettings, ImageSettings, Settings, WorkloadSettings
 from settings.errors import SettingsError
 
 #: Actions that pull an image from a repository.
@@ -64,6 +64,11 @@ class ResolvedImage:
         """IAM statements for the execution role (GetAuthorizationToken has no resource scope)."""
         return [statement(["ecr:GetAuthorizationToken"], "*", sid="EcrLogin"),
                 statement(self.actions, list(self.repository_arns), sid="PullImage")]
+
+
+def container_label(workload: str, container: str) -> str:
+    """The resolver's key for a sidecar's or init container's image (workload names have no '/')."""
+    return f"{workload}/{container}"
 
 
 def context_hash(directory: Path, dockerfile: str, platform: str) -> str:
@@ -127,6 +132,9 @@ class ImageResolver:
         for kind, items in (("services", settings.services), ("jobs", settings.jobs)):
             for i, workload in enumerate(items):
                 self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
+                for path, container in workload.containers[1:]:  # sidecars and init containers
+                    where = f"{kind}[{i}].{path[0]}[{path[1]}].image"
+                    self.resolve(container.image, workload.arch, container_label(workload.name, container.name), where)
 
     @property
     def repository_arn(self) -> str:
@@ -154,10 +162,18 @@ class ImageResolver:
         by_tag = {img.build.tag: img.build for img in self.images.values() if img.build is not None}
         return list(by_tag.values())
 
+    def resolve(self, image: ImageSettings, arch: str, label: str, where: str) -> ResolvedImage:
+        """Resolve any image setting (a sidecar's, an init container's) and keep it under `label` for the builds."""
+        resolved = self._resolve_image(image, arch, where)
+        self.images[label] = resolved
+        return resolved
+
     def _resolve(self, workload: WorkloadSettings, where: str) -> ResolvedImage:
-        image = workload.image
+        return self._resolve_image(workload.image, workload.arch, where)
+
+    def _resolve_image(self, image: ImageSettings, arch: str, where: str) -> ResolvedImage:
         if image.build is not None:
-            return self._resolve_build(image.build, workload.arch)
+            return self._resolve_build(image.build, arch)
         if image.uri is not None:
             return self._resolve_uri(image.uri, where)
         assert image.public is not None

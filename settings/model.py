@@ -26,7 +26,7 @@ from pydantic import (
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
-from settings.patterns import PRIVATE_ECR_URI, TAG_KEY
+from settings.patterns import PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
     AlertsSettings,
@@ -36,7 +36,9 @@ from settings.stack import (
     NetworkSettings,
     OutputBucketSettings,
     RepositorySettings,
+    default_dns_namespace,
 )
+from settings.volumes import VolumeSettings, check_references, check_secret_values, secret_value_shape
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
@@ -62,6 +64,11 @@ class Settings(Model):
     compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
     alerts: AlertsSettings | None = Field(None, description=(
         "failed jobs, rolled-back deployments, missed runs, thin services"))
+    volumes: dict[Annotated[str, Field(pattern=STACK_KEY)], VolumeSettings] = Field({}, description=(
+        "persistent volumes on the stack's one EFS file system (created only when a volume exists), by name"))
+    secret_values: Annotated[dict[str, str], BeforeValidator(secret_value_shape)] = Field({}, description=(
+        "values the stack stores as SSM SecureString parameters `/<project>/<stack>/<key>`, every one a `secure:` "
+        "config value; workloads read them as `secrets: {NAME: {stackSecret: KEY}}`"))
 
     _project: str = PrivateAttr("private-fargate")
     _stack: str = PrivateAttr("dev")
@@ -112,10 +119,12 @@ class Settings(Model):
         self._check_services()
         self._check_images()
         self._check_secret_regions()
+        check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
+        volume_notes = check_references(self)
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")
-        self._notes = (*ctx.get("notes", ()), *self._workload_notes())
+        self._notes = (*ctx.get("notes", ()), *self._workload_notes(), *volume_notes)
         return self
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
@@ -151,7 +160,7 @@ class Settings(Model):
                                  "ARM64 tasks on platform 1.4.0 and later (API_CapacityProviderStrategyItem), while "
                                  "its developer guide still says it does not (fargate-capacity-providers.html); if "
                                  "tasks fail to place, use capacity: on-demand")
-                if isinstance(w, ServiceSettings) and w.port is not None and w.cpu == 256:
+                if isinstance(w, ServiceSettings) and w.container_ports and w.cpu == 256:
                     notes.append(f"{where}: Service Connect adds a proxy to every task, for which AWS recommends 256 "
                                  "more CPU units and 64 MiB (service-connect-concepts-deploy.html, proxy resources); "
                                  "at cpu 256 the app and the proxy share 0.25 vCPU: size it cpu 512 if it is busy")
@@ -175,28 +184,34 @@ class Settings(Model):
     def _check_images(self) -> None:
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                img = w.image
-                if img.public and img.public.startswith("docker.io/") and not self.repository.docker_hub_credential_arn:
-                    raise SettingError((kind, i, "image", "public"),
-                                       "Docker Hub images need repository.dockerHubCredentialArn (ECR's "
-                                       "pull-through cache for Docker Hub requires credentials)")
-                if img.uri:
-                    region = PRIVATE_ECR_URI.match(img.uri).group(2)  # type: ignore[union-attr]
-                    if region != self._region:
-                        raise SettingError((kind, i, "image", "uri"),
-                                           f"the image is in {region} but the stack is in {self._region}; a private "
-                                           "task reaches only its own region's ECR through the endpoints")
+                for path, container in w.containers:
+                    img = container.image
+                    if (img.public and img.public.startswith("docker.io/")
+                            and not self.repository.docker_hub_credential_arn):
+                        raise SettingError((kind, i, *path, "image", "public"),
+                                           "Docker Hub images need repository.dockerHubCredentialArn (ECR's "
+                                           "pull-through cache for Docker Hub requires credentials)")
+                    if img.uri:
+                        region = PRIVATE_ECR_URI.match(img.uri).group(2)  # type: ignore[union-attr]
+                        if region != self._region:
+                            raise SettingError((kind, i, *path, "image", "uri"),
+                                               f"the image is in {region} but the stack is in {self._region}; a "
+                                               "private task reaches only its own region's ECR through the endpoints")
 
     def _check_secret_regions(self) -> None:
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                for name, arn in w.secrets.items():
+                arns = [((*path, "secrets", name), arn) for path, c in w.containers for name, arn in c.secrets.items()
+                        if isinstance(arn, str)]
+                arns += [(("kmsKeyArns", j), arn) for j, arn in enumerate(w.kms_key_arns)]
+                for where, arn in arns:
                     if arn == OFFLINE_SECRET:
                         continue
                     partition, region = arn.split(":")[1], arn.split(":")[3]
                     if region != self._region or partition != partition_of(self._region):
-                        raise SettingError((kind, i, "secrets", name),
-                                           f"the secret is in {partition}/{region} but the stack is in "
+                        what = "key" if where[0] == "kmsKeyArns" else "secret"
+                        raise SettingError((kind, i, *where),
+                                           f"the {what} is in {partition}/{region} but the stack is in "
                                            f"{partition_of(self._region)}/{self._region}; a private task reaches "
                                            "only its own region's endpoints")
 
@@ -234,6 +249,11 @@ class Settings(Model):
     def workloads(self) -> list[WorkloadSettings]:
         """Services then jobs."""
         return [*self.services, *self.jobs]
+
+    @property
+    def dns_namespace(self) -> str:
+        """The private DNS namespace services register in: `network.dnsNamespace` or `<stack>.<project>.internal`."""
+        return self.network.dns_namespace or default_dns_namespace(self._project, self._stack)
 
     @property
     def stack_tags(self) -> dict[str, str]:

@@ -414,8 +414,9 @@ class TestOutputs:
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
-                            "serviceName", "url"}
-        assert (etl["serviceName"], etl["url"]) == (None, None)
+                            "serviceName", "url", "securityGroupIds", "dnsName"}
+        assert (etl["serviceName"], etl["url"], etl["dnsName"]) == (None, None, None)
+        assert etl["securityGroupIds"] == [etl["securityGroupId"]]  # no services: no clients group to join
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"
