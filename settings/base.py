@@ -105,7 +105,7 @@ def check_key_arns(value: list[str]) -> list[str]:
     """KMS key ARNs that an IAM statement can name as its resource (an alias ARN matches no key there)."""
     for i, arn in enumerate(value):
         if arn != OFFLINE_SECRET and (not KMS_KEY_ARN.match(arn) or ":alias/" in arn):
-            raise SettingError(i, f"{arn!r} is not valid; expected a KMS key ARN "
+            raise SettingError((i,), f"{arn!r} is not valid; expected a KMS key ARN "
                                   "(arn:aws:kms:<region>:<account>:key/<id>): IAM grants on a key name its key ARN")
     return value
 

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.session import get_session
-from botocore.validate import ParamValidator
 
 from settings import Settings, SettingsError
 from settings.compose import duration_seconds, fargate_size, size_mib
-from tests.support import ROOT, preview
+from tests.support import ROOT, preview, task_definition_problems
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 HUB = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
@@ -219,17 +217,10 @@ class TestDeployable:
         report = result.report
         assert [v for v in report["violations"] if v["level"] == "mandatory"] == []
         assert any("became the Fargate size 512 cpu / 1024 MiB" in n for n in report["notes"])
-        shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
         tds = [r for r in report["resources"] if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"]
         assert len(tds) == 3
         for td in tds:
-            i = td["inputs"]
-            params = {"family": i["family"], "containerDefinitions": json.loads(i["containerDefinitions"]),
-                      "cpu": i["cpu"], "memory": i["memory"], "networkMode": i["networkMode"],
-                      "requiresCompatibilities": i["requiresCompatibilities"], "volumes": i["volumes"],
-                      "runtimePlatform": i["runtimePlatform"]}
-            validation = ParamValidator().validate(params, shape)
-            assert not validation.has_errors(), validation.generate_report()
+            assert task_definition_problems(td) == ""
         cache = next(json.loads(t["inputs"]["containerDefinitions"])[0] for t in tds
                      if t["name"] == "service-cache-task")
         assert cache["entryPoint"] == ["redis-server"]

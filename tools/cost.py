@@ -219,12 +219,17 @@ def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict
         j.get("expectedMinutes", 10)) for j in jobs if isinstance(j, dict) and "name" in j}
 
 
+#: Items whose cost the choice between endpoints and NAT gateways changes.
+_EGRESS_ITEMS = ("interface endpoint ", "data through interface endpoints", "NAT gateway (", "data through NAT")
+
+
 def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float,
-                   items: list[Item], rest: float = 0.0) -> dict[str, Any]:
+                   items: list[Item]) -> dict[str, Any]:
     """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume.
 
-    `rest` is what both cost alike (tasks, storage, EFS, logs): the totals add it to each network part.
+    The totals add what both cost alike (tasks, load balancers, EFS, logs...) to each way out.
     """
+    rest = sum(i.quantity * i.unit_price for i in items if not i.item.startswith(_EGRESS_ITEMS))
     zones = {s["inputs"].get("availabilityZone") for s in _of_type(report, "aws:ec2/subnet:Subnet")
              if s["inputs"].get("mapPublicIpOnLaunch") is not True and "-public-" not in s["name"]}
     endpoint_items = [i for i in items if i.item.startswith("interface endpoint ")]
@@ -256,10 +261,9 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
     unpriced: list[str] = []
-    network = _network_items(report, prices, hours, data_gb)
-    rest = [*_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
-            *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
-    items = [*network, *rest]
+    items = [*_network_items(report, prices, hours, data_gb),
+             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
+             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
     out["items"] = [i.as_dict() for i in items]
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
@@ -272,6 +276,5 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     if unpriced:
         out["assumptions"]["unpriced"] = unpriced
     if compare == "nat":
-        out["comparison"] = nat_comparison(report, prices, hours, data_gb, items,
-                                           sum(i.quantity * i.unit_price for i in rest))
+        out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out

@@ -91,5 +91,4 @@ def _render_cost(cost: dict[str, Any], out: TextIO) -> None:
         if "natTotal" in comparison:
             nat, endpoints, rest = comparison["natTotal"], comparison["endpointsTotal"], comparison["restMonthly"]
             out.write(f"    the whole stack: ${nat:.2f} with NAT vs ${endpoints:.2f} with the endpoints "
-                      f"(${rest:.2f} of "
-                      "it the same in both)\n")
+                      f"(${rest:.2f} of it the same in both)\n")
