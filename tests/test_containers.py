@@ -110,6 +110,12 @@ class TestEveryContainer:
         assert len(run.of_type(IMAGE)) == 1  # the app and its init container share one build
         assert run.one(IMAGE)["urn"] in run.one(TASK_DEF, "service-web-task")["dependencies"]
 
+    def test_exec_makes_every_root_writable_with_an_init_process(self) -> None:
+        run = program({"services": [{**WEB, "exec": True}]})
+        for name, c in containers(run).items():
+            assert c["readonlyRootFilesystem"] is False, name
+            assert c["linuxParameters"] == {"initProcessEnabled": True}, name
+
     def test_valid_for_the_ecs_api(self, run: Registered) -> None:
         for td in run.of_type(TASK_DEF):
             assert task_definition_problems(td) == "", td["name"]

@@ -13,7 +13,18 @@ from typing import Any
 import pytest
 
 from components.volume_access import VolumeGrant, file_system_policy
-from tests.support import EGRESS, INGRESS, SG, TASK_DEF, Registered, program, run_main, shipped, simulate
+from tests.support import (
+    EGRESS,
+    INGRESS,
+    SG,
+    TASK_DEF,
+    Registered,
+    program,
+    run_main,
+    shipped,
+    simulate,
+    task_definition_problems,
+)
 from tools import cost
 from tools.preview import child
 
@@ -27,7 +38,7 @@ BACKUP = "aws:efs/backupPolicy:BackupPolicy"
 SETTINGS: dict[str, Any] = {
     "protect": False,
     "volumes": {"pgdata": {"uid": 999, "gid": 999, "permissions": "0700"}, "shared": {"uid": 1000, "gid": 1000}},
-    "services": [{"name": "db", "image": PG, "ports": [5432], "user": "999:999",
+    "services": [{"name": "db", "image": PG, "ports": [5432], "user": "999:999", "ephemeralStorageGiB": 30,
                   "mounts": [{"volume": "pgdata", "path": "/var/lib/postgresql/data"}]}],
     "jobs": [{"name": "backup", "image": PG, "mounts": [{"volume": "pgdata", "path": "/pg", "readOnly": True},
                                                         {"volume": "shared", "path": "/out"}]},
@@ -79,6 +90,12 @@ class TestAccessPoints:
 
     def test_a_workload_without_mounts_gets_no_efs_volume(self, up: Registered) -> None:
         assert [v["name"] for v in td(up, "job-other-task")["volumes"]] == ["tmp"]
+
+    def test_valid_for_the_ecs_api_with_more_ephemeral_storage(self, up: Registered) -> None:
+        assert td(up, "service-db-task")["ephemeralStorage"] == {"sizeInGib": 30}
+        assert "ephemeralStorage" not in td(up, "job-other-task")
+        for task in up.of_type(TASK_DEF):
+            assert task_definition_problems(task) == "", task["name"]
 
 
 class TestGrants:
