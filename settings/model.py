@@ -160,7 +160,8 @@ class Settings(Model):
                                  "ARM64 tasks on platform 1.4.0 and later (API_CapacityProviderStrategyItem), while "
                                  "its developer guide still says it does not (fargate-capacity-providers.html); if "
                                  "tasks fail to place, use capacity: on-demand")
-                if isinstance(w, ServiceSettings) and w.container_ports and w.cpu == 256:
+                served = any(p.protocol == "tcp" for _, p in w.service_ports)  # a sidecar's port too
+                if isinstance(w, ServiceSettings) and served and w.cpu == 256:
                     notes.append(f"{where}: Service Connect adds a proxy to every task, for which AWS recommends 256 "
                                  "more CPU units and 64 MiB (service-connect-concepts-deploy.html, proxy resources); "
                                  "at cpu 256 the app and the proxy share 0.25 vCPU: size it cpu 512 if it is busy")

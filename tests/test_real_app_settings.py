@@ -146,6 +146,10 @@ class TestAccepted:
         assert [(n, p.port, p.protocol) for n, p in db.service_ports] == [
             ("db-53-udp", 53, "udp"), ("db", 5432, "tcp"), ("metrics", 9187, "tcp")]
 
+    def test_a_sidecar_port_brings_the_service_connect_sizing_note(self) -> None:
+        s = load({"services": [svc(sidecars=[side(ports=[8443])])]})
+        assert [n for n in s.notes if n.startswith("services[0] (db): Service Connect adds a proxy")]
+
     def test_stack_secret_refs_and_offline_values(self) -> None:
         s = load({"secretValues": {"db-password": "[secret]"},
                   "jobs": [svc(secrets={"PGPASSWORD": {"stackSecret": "db-password"}, "OTHER": SECRET})]},
