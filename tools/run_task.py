@@ -158,7 +158,10 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
         "cluster": outputs["clusterArn"], "taskDefinition": entry["taskDefinitionArn"], "count": 1,
         "capacityProviderStrategy": strategy, "platformVersion": "LATEST",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": list(entry["subnetIds"]),
-                                                         "securityGroups": [entry["securityGroupId"]],
+                                                         # its own group and the clients group (outputs
+                                                         # from before these keys: the own group alone)
+                                                         "securityGroups": list(entry.get("securityGroupIds")
+                                                                                or [entry["securityGroupId"]]),
                                                          "assignPublicIp": "DISABLED"}},
         "overrides": overrides, "startedBy": started_by(),
         "propagateTags": "TASK_DEFINITION", "enableECSManagedTags": True,
