@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
+from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.patterns import (
     ABS_PATH,
@@ -306,6 +307,9 @@ class ServiceSettings(WorkloadSettings):
     wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
         "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
         "them back; without it `up` ends when ECS accepts the deployment"))
+    before_deploy: BeforeDeploySettings | None = Field(None, description=(
+        "a task run during `pulumi up` before the service moves to a new task definition (a migration): "
+        "exactly one of `job` and `command`"))
 
     @property
     def container_ports(self) -> list[int]:
