@@ -45,12 +45,14 @@ platform = WorkloadPlatform(
     log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
     cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
     mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
-    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None)
+    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None, network=network)
 
 jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
         for job in settings.jobs}
-services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(platform, svc, images.images[svc.name]))
-            for svc in settings.services}
+services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(
+    platform, svc, images.images[svc.name],
+    before_deploy_job=jobs[svc.before_deploy.job] if svc.before_deploy and svc.before_deploy.job else None))
+    for svc in settings.services}
 if settings.alerts:
     Alerts("alerts", AlertsArgs(
         context, cluster.name, emails=settings.alerts.email, topic_arn=settings.alerts.sns_topic_arn,

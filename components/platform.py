@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -26,7 +27,8 @@ class WorkloadPlatform:
     subnet_ids: the private subnets tasks run in; s3_prefix_list_id: the S3 gateway endpoint's prefix
     list (egress for image layers). output_bucket: bucket name or None when disabled. exec_log_group:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
-    cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
+    cluster / image_resources (build tag -> image) / access_logs: resources to exist first; network: the
+    network component, which a one-off task (`beforeDeploy`) needs complete (its endpoints) before it starts.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
     """
@@ -53,15 +55,21 @@ class WorkloadPlatform:
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    network: pulumi.Resource | None = None
 
 
 @dataclass(frozen=True)
 class WorkloadArgs:
-    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image."""
+    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image.
+
+    before_deploy_job: the FargateJob its `beforeDeploy.job` names (None otherwise): the migration step runs
+    that job's `outputs` entry once the whole job exists.
+    """
 
     platform: WorkloadPlatform
     workload: WorkloadSettings
     image: ResolvedImage
+    before_deploy_job: Any = None
 
     @property
     def context(self) -> StackContext:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -39,6 +39,8 @@ class WorkloadParts:
     task_role: aws.iam.Role
     security_group: aws.ec2.SecurityGroup
     capacity_provider_strategy: list[dict[str, Any]]
+    #: The security group's egress rules: a one-off task (a migration) needs them in place before it starts.
+    egress_rules: list[pulumi.Resource] = field(default_factory=list)
 
     def outputs(self, args: WorkloadArgs) -> dict[str, Any]:
         """The workload's entry in the `jobs`/`services` stack outputs (one shape for both: the job- and
@@ -73,7 +75,7 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     policy = task_policy(args)
     task_policy_resource = (aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
                             if policy is not None else None)
-    group = _create_security_group(name, args, tags, child)
+    group, egress_rules = _create_security_group(name, args, tags, child)
     # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order:
     # the first task finds its log group, its roles and their permissions in place.
     depends: list[pulumi.Resource] = [log_group, execution_role, task_role, execution_policy_resource]
@@ -92,11 +94,12 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
         # The image is pushed (and the roles exist) before a task definition that names them is registered.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
-                         capacity_strategy(args.workload))
+                         capacity_strategy(args.workload), egress_rules)
 
 
 def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str],
-                           child: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
+                           child: pulumi.ResourceOptions
+                           ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
     """No ingress; egress 443 to the endpoints (VPC CIDR) and S3, plus `egressTo`.
 
     Rules are separate resources so that services can add ingress without fighting inline rules.
@@ -118,7 +121,5 @@ def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str
                   else {"cidr_ipv4": extra.cidr} if ":" not in str(extra.cidr) else {"cidr_ipv6": extra.cidr})
         rules.append((f"extra-{i}", {**target, "from_port": extra.port, "to_port": extra.port,
                                      "description": f"egressTo[{i}]"}))
-    for suffix, rule in rules:
-        aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id, ip_protocol="tcp",
-                                        **rule, opts=child)
-    return group
+    return group, [aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id,
+                                                   ip_protocol="tcp", **rule, opts=child) for suffix, rule in rules]
