@@ -45,7 +45,8 @@ platform = WorkloadPlatform(
     log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
     cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
     mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
-    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None, network=network)
+    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None,
+    task_prerequisites=[r for r in (network, bucket) if r is not None])
 
 jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
         for job in settings.jobs}

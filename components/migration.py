@@ -36,13 +36,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from components.platform import WorkloadArgs
-from components.workload import WorkloadParts
+if TYPE_CHECKING:  # the provider's process imports this module: it needs neither pulumi_aws nor the components
+    from components.platform import WorkloadArgs
+    from components.workload import WorkloadParts
 
 #: Attempts of one revision a retry may find before it gives up (each is a task that ECS says has stopped).
 MAX_ATTEMPTS = 20
@@ -73,7 +74,8 @@ def before_deploy(parent: pulumi.Resource, name: str, args: WorkloadArgs, parts:
     setting = getattr(args.workload, "before_deploy", None)
     if setting is None:
         return None
-    needs: list[pulumi.Resource] = [*parts.egress_rules, *filter(None, [args.platform.network, args.platform.cluster])]
+    platform = args.platform
+    needs = [*parts.egress_rules, *platform.task_prerequisites, *filter(None, [platform.cluster])]
     if setting.job is not None:
         job = args.before_deploy_job
         if job is None:
@@ -105,16 +107,17 @@ def migration_key(props: Mapping[str, Any]) -> str:
 class MigrationProvider(ResourceProvider):
     """Runs the task of a `Migration` on create and on update; `diff` decides that an update is needed.
 
-    `session`, `sleep`, `clock` and `out` are seams for tests (None: boto3 from the deployer's environment or
-    the stack's `aws:profile`, real time, the provider's stderr).
+    `session`, `sleep`, `clock`, `out` and `poll` are seams for tests (None: boto3 from the deployer's
+    environment or the stack's `aws:profile`, real time, the provider's stderr; ECS is asked every 2 s).
     """
 
     _profile: str | None = None
 
     def __init__(self, session: Any = None, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], float] | None = None, out: Callable[[str], None] | None = None):
+                 clock: Callable[[], float] | None = None, out: Callable[[str], None] | None = None,
+                 poll: float = 2.0):
         super().__init__()
-        self._session, self._sleep, self._clock, self._out = session, sleep, clock, out
+        self._session, self._sleep, self._clock, self._out, self._poll = session, sleep, clock, out, poll
 
     def configure(self, req: ConfigureRequest) -> None:
         """The stack's `aws:profile`, the one credentials setting of the AWS provider boto3 can use as is."""
@@ -160,7 +163,7 @@ class MigrationProvider(ResourceProvider):
                                props["cluster"], props["region"], command=props.get("command"),
                                started_by_tag=f"migrate/{key[:24]}")
         runner = Runner(self._session or make_session(self._profile), request, out=lambda s: self.say(props, s),
-                        sleep=self._sleep or time.sleep, clock=self._clock or time.monotonic)
+                        sleep=self._sleep or time.sleep, clock=self._clock or time.monotonic, poll=self._poll)
         timeout = float(props["timeoutMinutes"]) * 60
         try:
             attempt, earlier = self._start(runner, key, props)

@@ -27,8 +27,9 @@ class WorkloadPlatform:
     subnet_ids: the private subnets tasks run in; s3_prefix_list_id: the S3 gateway endpoint's prefix
     list (egress for image layers). output_bucket: bucket name or None when disabled. exec_log_group:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
-    cluster / image_resources (build tag -> image) / access_logs: resources to exist first; network: the
-    network component, which a one-off task (`beforeDeploy`) needs complete (its endpoints) before it starts.
+    cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
+    task_prerequisites: what a task run during `pulumi up` (`beforeDeploy`) needs complete before it starts
+    (the network with its endpoints, the output bucket): names are known in advance, so nothing else orders it.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
     """
@@ -55,7 +56,7 @@ class WorkloadPlatform:
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
-    network: pulumi.Resource | None = None
+    task_prerequisites: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.migration import TRIGGER, MigrationFailed, MigrationProvider, migration_key
-from tests.aws_stack import CLUSTER, REGION, Stack, backend_task, stop_task, write_logs
-from tests.support import SERVICE, TASK_DEF, program, run_main, shipped, simulate
+from tests.aws_stack import CLUSTER, REGION, Stack, stop_task, write_logs
+from tests.support import ROOT, SERVICE, TASK_DEF, program, run_main, shipped, simulate
 from tools.preview.child import ProgramFailed
 
 MIGRATION = "pulumi-python:dynamic/migration:Migration"
@@ -55,12 +56,14 @@ class TestOrdering:
         assert (inputs["capacityProvider"], inputs["assignPublicIp"], inputs["timeoutMinutes"]) == (
             "FARGATE", "DISABLED", 15)
 
-    def test_the_endpoints_and_the_egress_rules_exist_before_the_task_runs(self) -> None:
+    def test_what_the_task_needs_exists_before_it_runs(self) -> None:
+        """Endpoints, egress rules and the output bucket are named in advance: only depends_on orders them."""
         stack = shipped("dev")
         step = one(stack.resources, MIGRATION, "service-web-migration")
         needed = [r["urn"] for r in stack.resources
-                  if r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint" or r["name"].startswith("service-web-egress-")]
-        assert len(needed) == 6 and set(needed) <= set(step["dependencies"])
+                  if r["type"] in ("aws:ec2/vpcEndpoint:VpcEndpoint", "aws:s3/bucketPolicy:BucketPolicy")
+                  or r["name"].startswith("service-web-egress-")]
+        assert len(needed) == 7 and set(needed) <= set(step["dependencies"])
 
     def test_a_job_runs_with_its_own_task_definition_and_group(self) -> None:
         stack = program({"jobs": [{"name": "migrate", "image": PUBLIC, "command": ["manage", "migrate"]}],
@@ -380,3 +383,56 @@ class TestDiff:
         assert b"components.migration" in data and b"MigrationProvider" in data
         assert len(data) < 1000  # the class is named, not copied (with its module's globals)
         assert type(dill.loads(data)) is MigrationProvider
+
+
+class TestThroughPulumisHost:
+    """The step as `pulumi up` runs it: Pulumi's own dynamic provider host in a process of its own, which unpickles
+    the provider by module path from the project directory; what the engine gets back (tests/provider_host.py)."""
+
+    def test_output_on_stderr_and_a_one_line_error(self, tmp_path: Path) -> None:
+        import asyncio
+        import os
+        import subprocess
+
+        import grpc
+        from google.protobuf import struct_pb2
+        from pulumi.dynamic.dynamic import serialize_provider
+        from pulumi.runtime import rpc
+        from pulumi.runtime.proto import ConfigureRequest, provider_pb2, provider_pb2_grpc
+
+        script = [{"lines": ["applying 0001_initial", "done"], "exit": 0}, {"lines": ["boom"], "exit": 3}]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": REGION, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+               "PLAYER_SCRIPT": json.dumps(script)}
+        env.pop("AWS_PROFILE", None)
+        outputs = tmp_path / "outputs.json"
+        host = subprocess.Popen([sys.executable, "-u", "-m", "tests.provider_host", str(outputs)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            port = int(host.stdout.readline())  # type: ignore[union-attr]
+            stub = provider_pb2_grpc.ResourceProviderStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+            stub.Configure(ConfigureRequest(args=struct_pb2.Struct()))
+            made = json.loads(outputs.read_text())
+            stack = Stack(outputs={"clusterArn": made["clusterArn"], "services": {"web": {
+                "taskDefinitionArn": made["taskDefinitionArn"], "subnetIds": ["subnet-1"], "securityGroupId": "sg-1"}}})
+            encoded = serialize_provider(MigrationProvider(poll=0.05))
+
+            def create(**changes: Any) -> Any:
+                wire = asyncio.run(rpc.serialize_properties({**props(stack, **changes), "__provider": encoded}, {}))
+                return stub.Create(provider_pb2.CreateRequest(urn="urn:pulumi:dev::p::t::web", properties=wire),
+                                   timeout=60)
+
+            created = create()
+            with pytest.raises(grpc.RpcError) as info:
+                create(**{TRIGGER: "arn:aws:ecs:us-east-1:123456789012:task-definition/private-fargate-dev-web:2"})
+        finally:
+            host.terminate()
+            _, stderr = host.communicate(timeout=30)
+        assert created.id == "web-before-deploy" and created.properties["exitCode"] == 0
+        details = info.value.details()
+        assert details.count("\n") == 1 and details.startswith(
+            "components.migration.MigrationFailed: web: beforeDeploy the task exited with code 3;")
+        lines = stderr.splitlines()
+        assert "[web beforeDeploy] applying 0001_initial" in lines and "[web beforeDeploy] boom" in lines
+        assert sum(line.startswith("[web beforeDeploy] full logs: log group /ecs/private-fargate/dev/web, stream "
+                                   "web/web/") for line in lines) == 2
