@@ -60,7 +60,8 @@ class MigrationFailed(Exception):
 class Migration(Resource, module="migration", name="Migration"):
     """One `beforeDeploy` run: a task started during `pulumi up` whenever the service's task definition changes.
 
-    Outputs: taskArn, exitCode, attempt, logStream (of the run that let the deployment go on).
+    Outputs: taskArn, exitCode, attempt (0: a run an earlier `up` started and this one followed), logStream of
+    the run that let the deployment go on.
     """
 
     task_arn: pulumi.Output[str]
@@ -175,8 +176,8 @@ class MigrationProvider(ResourceProvider):
                 code = runner.wait(timeout)
                 if code == EXIT_TIMEOUT:
                     runner.stop(f"private-fargate: beforeDeploy timed out after {props['timeoutMinutes']} minutes")
-        except ToolError as exc:
-            self._fail(props, runner, f"did not start a task: {exc}")
+        except ToolError as exc:  # RunTask refused, or the task never became visible
+            self._fail(props, runner, str(exc))
         except (ClientError, BotoCoreError) as exc:
             self._fail(props, runner, describe_error(exc, props["region"]))
         where = self._where(props, runner)

@@ -360,6 +360,28 @@ class TestRetries:
         assert any("already exited 0 for this revision: not running it again" in line for line in lines)
 
 
+    def test_a_token_used_with_other_parameters_moves_to_the_next_attempt(self, deployed: Stack,
+                                                                          requests: list[dict[str, Any]]) -> None:
+        """ECS refuses a known token with other parameters (ConflictException): e.g. a request from an older
+        version of this code. The next attempt gets a fresh token."""
+        from botocore.awsrequest import AWSResponse
+
+        conflict = [{"Error": {"Code": "ConflictException", "Message": "clientToken in use"}}]
+        ecs = deployed.session.client("ecs")
+        ecs.meta.events.register("before-call.ecs.RunTask",
+                                 lambda **_: (AWSResponse("", 400, {}, None), conflict.pop()) if conflict else None,
+                                 unique_id="conflict")
+        player = Player(deployed)
+        player.script = [player.exit(0)]
+        try:
+            outs = provider(deployed, player, []).create(props(deployed)).outs
+        finally:
+            ecs.meta.events.unregister("before-call.ecs.RunTask", unique_id="conflict")
+        key = migration_key(props(deployed))
+        assert [r["clientToken"] for r in requests] == [f"{key}-1", f"{key}-2"]
+        assert outs is not None and outs["attempt"] == 2 and len(all_tasks(deployed)) == 1
+
+
 class TestDiff:
     """Runs only when the service's task definition changes."""
 
