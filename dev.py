@@ -194,6 +194,16 @@ def stacks() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
+#: Example stacks: previewed offline like the others, never previewed for real nor deployed by the workflows:
+#: their `secure:` values are placeholders for your own, which no secrets provider can decrypt.
+EXAMPLE_STACKS = ("fullstack",)
+
+
+def deployed_stacks() -> list[str]:
+    """The shipped stacks the workflows preview for real and deploy (all but the examples)."""
+    return [s for s in stacks() if s not in EXAMPLE_STACKS]
+
+
 def pytest_args(rest: list[str]) -> list[str]:
     """All tests run on every core (pytest-xdist); a chosen file, test or -k runs in this process, at once."""
     named = [a for a in rest if not a.startswith("-") and ("::" in a or (ROOT / a.split("::")[0]).exists())]

@@ -44,6 +44,11 @@ STACK_OUTPUTS = (
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
     OutputSpec("probeImage", "{uri, cpuArchitecture} or null",
                "the image `tools.doctor --probe` runs (the sample app); null when the stack builds no image"),
+    OutputSpec("dnsNamespace", "string or null", "the private DNS namespace services register in "
+                                                 "(`<name>.<namespace>`); null without a service port"),
+    OutputSpec("clientsSecurityGroupId", "string or null",
+               "the group that reaches the services' ports by DNS name (jobs, one-off tasks, your own tasks); null "
+               "without services"),
 )
 
 #: One entry of `jobs` or `services`: the same keys for both, null where a key does not apply.
@@ -61,6 +66,10 @@ WORKLOAD_OUTPUTS = (
     OutputSpec("url", "string or null", "services with a load balancer (`https://` with a certificate, else "
                                         "`http://`); else null"),
     OutputSpec("exec", "bool", "the workload's `exec` setting (`tools.exec` checks it)"),
+    OutputSpec("securityGroupIds", "string[]", "the groups a one-off task of it joins: its own and the clients "
+                                               "group (when the stack has services)"),
+    OutputSpec("dnsName", "string or null", "services with a port: `<name>.<namespace>`, which every task of the "
+                                            "VPC resolves, for every port; else null"),
 )
 
 

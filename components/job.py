@@ -92,7 +92,9 @@ class FargateJob(pulumi.ComponentResource):
                     "task_definition_arn": self.parts.task_definition.arn, "task_count": 1,
                     "capacity_provider_strategies": strategy, "platform_version": "LATEST",
                     "network_configuration": {"subnets": list(platform.subnet_ids), "assign_public_ip": False,
-                                              "security_groups": [self.parts.security_group.id]},
+                                              # its own group, and the clients group: services by DNS name
+                                              "security_groups": [self.parts.security_group.id,
+                                                                  *args.security_group_ids]},
                     "propagate_tags": "TASK_DEFINITION", "enable_ecs_managed_tags": True,
                     "enable_execute_command": job.exec,
                 },

@@ -79,13 +79,15 @@ class PrivateNetworkArgs:
 def required_endpoints(settings: Settings) -> tuple[str, ...]:
     """Endpoints the stack needs: the base three, S3, what settings add and what workloads imply.
 
-    Secrets read from Secrets Manager or SSM need those endpoints; ECS Exec needs ssmmessages.
+    Secrets read from Secrets Manager or SSM (by any container of a task) need those endpoints; ECS Exec
+    needs ssmmessages. EFS volumes need none: mounts go to the mount targets (components/volumes.py).
     Adding them here means a task never fails at start for an endpoint nobody remembered.
     """
     wanted: list[str] = [*BASE_INTERFACE_ENDPOINTS, "s3", *settings.network.extra_endpoints]
     for workload in settings.workloads:
-        for arn in workload.secrets.values():
-            wanted.append("secretsmanager" if ":secretsmanager:" in arn else "ssm")
+        for _, container in workload.containers:  # a stack secret ({stackSecret: KEY}) is an SSM parameter
+            for source in container.secrets.values():
+                wanted.append("secretsmanager" if ":secretsmanager:" in str(source) else "ssm")
         if workload.exec:
             wanted.append("ssmmessages")
     return tuple(dict.fromkeys(wanted))

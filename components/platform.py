@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
 from components.context import StackContext
 from components.naming import physical_name
-from components.registry import ResolvedImage
+from components.resolver import ResolvedImage, container_label
+from components.volumes import FileSystemRefs
 from settings import WorkloadSettings
 
 
@@ -28,8 +30,16 @@ class WorkloadPlatform:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
     cluster / image_resources (build tag or image step key -> the build or step) / access_logs: resources to
     exist first; image_digests (step key -> digest found at deploy) for images pinned at deploy.
+    task_prerequisites: what a task run during `pulumi up` (`beforeDeploy`) needs complete before it starts
+    (the network with its endpoints, the output bucket, stack secrets, EFS): names are known in advance, so nothing
+    else orders it.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
+    images: every resolved image by resolver label (sidecars and init containers included).
+    file_system: the stack's EFS file system, access points and NFS group (None without volumes).
+    clients_security_group_id: the group jobs, workers and one-off tasks join to reach the services' ports.
+    stack_secrets: the SSM parameters of `secretValues`, to exist before a task reads them.
+    dns_namespace / registry_arns: the private DNS namespace and each service's Cloud Map service.
     """
 
     context: StackContext
@@ -55,15 +65,27 @@ class WorkloadPlatform:
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    images: Mapping[str, ResolvedImage] = field(default_factory=dict)
+    file_system: FileSystemRefs | None = None
+    clients_security_group_id: pulumi.Input[str] | None = None
+    stack_secrets: pulumi.Resource | None = None
+    dns_namespace: str | None = None
+    registry_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    task_prerequisites: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
 class WorkloadArgs:
-    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image."""
+    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image.
+
+    before_deploy_job: the FargateJob its `beforeDeploy.job` names (None otherwise): the migration step runs
+    that job's `outputs` entry once the whole job exists.
+    """
 
     platform: WorkloadPlatform
     workload: WorkloadSettings
     image: ResolvedImage
+    before_deploy_job: Any = None
 
     @property
     def context(self) -> StackContext:
@@ -104,16 +126,36 @@ class WorkloadArgs:
         """A role ARN from its name, known at preview."""
         return self.context.arn("iam", f"role/{role_name}", regional=False)
 
+    def container_image(self, container: str) -> ResolvedImage:
+        """The image of one of the task's containers (the main one is the workload's name)."""
+        if container == self.name:
+            return self.image
+        return self.platform.images[container_label(self.name, container)]
+
     @property
-    def image_resource(self) -> pulumi.Resource | None:
-        """The build or deploy-time step the task definition waits for (None for `uri` images)."""
-        key = self.image.resource_key
-        return self.platform.image_resources.get(key) if key else None
+    def task_images(self) -> list[ResolvedImage]:
+        """The images of every container of the task."""
+        return [self.container_image(c.name) for _, c in self.workload.containers]
+
+    @property
+    def security_group_ids(self) -> list[pulumi.Input[str]]:
+        """Besides its own group, the clients group (when the stack has services to reach)."""
+        return [g for g in [self.platform.clients_security_group_id] if g is not None]
+
+    @property
+    def image_resources(self) -> list[pulumi.Resource]:
+        """The builds or deploy-time steps the task definition waits for (`uri` images have none)."""
+        keys = dict.fromkeys(i.resource_key for i in self.task_images if i.resource_key)
+        return [self.platform.image_resources[k] for k in keys if k in self.platform.image_resources]
+
+    def image_uri_of(self, image: ResolvedImage) -> pulumi.Input[str]:
+        """What a container pulls: a plain string, or `<repository>@<digest>` once a pinned image's step ran."""
+        key = image.resource_key
+        if not image.pinned or key is None:
+            return image.uri
+        return pulumi.Output.from_input(self.platform.image_digests[key]).apply(lambda d: f"{image.uri}@{d}")
 
     @property
     def image_uri(self) -> pulumi.Input[str]:
-        """What the task pulls: a plain string, or `<repository>@<digest>` once a pinned image's step ran."""
-        key = self.image.resource_key
-        if not self.image.pinned or key is None:
-            return self.image.uri
-        return pulumi.Output.from_input(self.platform.image_digests[key]).apply(lambda d: f"{self.image.uri}@{d}")
+        """What the main container pulls."""
+        return self.image_uri_of(self.image)

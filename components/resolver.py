@@ -22,7 +22,7 @@ from components.context import StackContext
 from components.iam import statement
 from components.image_steps import ImageStep, reference_tag
 from components.naming import physical_name
-from settings import BuildSettings, Settings, WorkloadSettings
+from settings import BuildSettings, ImageSettings, Settings, WorkloadSettings
 from settings.errors import SettingsError
 from settings.images import NO_CACHE_PARTITIONS, ImageReference, Upstream, source_host, upstream_for
 
@@ -35,6 +35,11 @@ CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage",)
 _PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
 #: The sample app's build context: its image also runs `python -m app probe` for `tools.doctor --probe`.
 PROBE_CONTEXT = "app"
+
+
+def container_label(workload: str, container: str) -> str:
+    """The resolver's key for a sidecar's or init container's image (workload names have no '/')."""
+    return f"{workload}/{container}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,9 @@ class ImageResolver:
         for kind, items in settings.kinds():
             for i, workload in enumerate(items):
                 self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
+                for path, container in workload.containers[1:]:  # sidecars and init containers
+                    where = f"{kind}[{i}].{path[0]}[{path[1]}].image"
+                    self.resolve(container.image, workload.arch, container_label(workload.name, container.name), where)
         self.probe: ResolvedImage | None = self._resolve_probe()
 
     @property
@@ -209,10 +217,18 @@ class ImageResolver:
                 raise SettingsError([f"{where}: the secret is in account {account} but the stack runs in "
                                      f"{self.context.account}; ECR reads it from the cache rule's own account"])
 
+    def resolve(self, image: ImageSettings, arch: str, label: str, where: str) -> ResolvedImage:
+        """Resolve any image setting (a sidecar's, an init container's) and keep it under `label` for the builds."""
+        resolved = self._resolve_image(image, arch, where)
+        self.images[label] = resolved
+        return resolved
+
     def _resolve(self, workload: WorkloadSettings, where: str) -> ResolvedImage:
-        image = workload.image
+        return self._resolve_image(workload.image, workload.arch, where)
+
+    def _resolve_image(self, image: ImageSettings, arch: str, where: str) -> ResolvedImage:
         if image.build is not None:
-            return self._resolve_build(image.build, workload.arch)
+            return self._resolve_build(image.build, arch)
         if image.uri is not None:
             return self._resolve_uri(image.uri, where)
         ref = image.reference

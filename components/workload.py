@@ -1,5 +1,8 @@
 """The resources of one workload (job or service): log group, task definition, two roles, security group.
 
+The task definition holds every container of the task (components/containers.py); a workload that
+mounts stack volumes gets NFS egress to the mount targets, which admit its group on 2049.
+
 Created as children of the FargateJob or FargateService that owns them, from the plain documents of
 components/builders.py. The roles get exactly what the workload needs: the execution role pulls
 its image, writes its own log group and reads the secrets it names; the task role writes the output
@@ -10,23 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.builders import (
-    capacity_strategy,
-    container_definition,
-    ecs_tasks_trust,
-    execution_policy,
-    task_policy,
-    volume_name,
-    writable_paths,
-)
+from components.builders import capacity_strategy, ecs_tasks_trust, execution_policy, task_policy
+from components.containers import container_definitions, mounted_volumes, task_volumes
 from components.naming import physical_name
 from components.platform import WorkloadArgs
+from components.volumes import NFS_PORT
 
 
 @dataclass
@@ -39,6 +36,8 @@ class WorkloadParts:
     task_role: aws.iam.Role
     security_group: aws.ec2.SecurityGroup
     capacity_provider_strategy: list[dict[str, Any]]
+    #: The security group's egress rules: a one-off task (a migration) needs them in place before it starts.
+    egress_rules: list[pulumi.Resource] = field(default_factory=list)
 
     def outputs(self, args: WorkloadArgs) -> dict[str, Any]:
         """The workload's entry in the `jobs`/`services` stack outputs (one shape for both: the job- and
@@ -49,7 +48,8 @@ class WorkloadParts:
                 "capacityProviderStrategy": self.capacity_provider_strategy,
                 "scheduleArn": None, "serviceName": None, "url": None,
                 # Added after the first release (additive): what tools.exec and tools.doctor read.
-                "exec": args.workload.exec}
+                "exec": args.workload.exec,
+                "securityGroupIds": [self.security_group.id, *args.security_group_ids], "dnsName": None}
 
 
 def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> WorkloadParts:
@@ -73,39 +73,47 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     policy = task_policy(args)
     task_policy_resource = (aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
                             if policy is not None else None)
-    group = _create_security_group(name, args, tags, child)
+    group, egress_rules = _create_security_group(name, args, tags, child)
     # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order:
     # the first task finds its log group, its roles and their permissions in place.
     depends: list[pulumi.Resource] = [log_group, execution_role, task_role, execution_policy_resource]
     if task_policy_resource is not None:
         depends.append(task_policy_resource)
-    if args.image_resource is not None:
-        depends.append(args.image_resource)
+    depends += args.image_resources
+    if platform.stack_secrets is not None and any(c.stack_secret_keys for _, c in args.workload.containers):
+        depends.append(platform.stack_secrets)
+    if mounted_volumes(args) and platform.file_system is not None:
+        depends += platform.file_system.ready  # the mount targets: a task that starts before them cannot mount
+    storage = args.workload.ephemeral_storage_gib
     task_definition = aws.ecs.TaskDefinition(
         f"{name}-task", family=args.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
         cpu=str(args.workload.cpu), memory=str(args.workload.memory_mib),
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.workload.arch},
         execution_role_arn=args.role_arn(args.execution_role_name), task_role_arn=args.role_arn(args.task_role_name),
-        container_definitions=_container_definitions(args),
-        volumes=[{"name": volume_name(p)} for p in writable_paths(args.workload)],
+        container_definitions=_container_definitions(args), volumes=task_volumes(args),
+        ephemeral_storage={"size_in_gib": storage} if storage else None,
         tags={**tags, "Name": args.family},
         # The image is pushed, cached or copied (and the roles exist) before a task definition names them.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
-                         capacity_strategy(args.workload))
+                         capacity_strategy(args.workload), egress_rules)
 
 
 def _container_definitions(args: WorkloadArgs) -> pulumi.Input[str]:
-    """The JSON of the task's containers; it waits for the digest of an image pinned at deploy."""
-    uri = args.image_uri
-    if isinstance(uri, str):
-        return json.dumps([container_definition(args)])
-    return pulumi.Output.from_input(uri).apply(lambda image: json.dumps([container_definition(args, image)]))
+    """The JSON of the task's containers; it waits for the digest of any image pinned at deploy."""
+    names = [c.name for _, c in args.workload.containers]
+    uris = [args.image_uri_of(args.container_image(n)) for n in names]
+    if all(isinstance(u, str) for u in uris):
+        return json.dumps(container_definitions(args))
+    return pulumi.Output.all(*uris).apply(
+        lambda pulled: json.dumps(container_definitions(args, dict(zip(names, pulled, strict=True)))))
 
 
 def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str],
-                           child: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
-    """No ingress; egress 443 to the endpoints (VPC CIDR) and S3, plus `egressTo`.
+                           child: pulumi.ResourceOptions
+                           ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
+    """No ingress; egress 443 to the endpoints (VPC CIDR) and S3, plus `egressTo`. Returns the group and the
+    rules a task needs in place before it runs (with the EFS group's NFS ingress for this workload).
 
     Rules are separate resources so that services can add ingress without fighting inline rules.
     """
@@ -126,7 +134,16 @@ def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str
                   else {"cidr_ipv4": extra.cidr} if ":" not in str(extra.cidr) else {"cidr_ipv6": extra.cidr})
         rules.append((f"extra-{i}", {**target, "from_port": extra.port, "to_port": extra.port,
                                      "description": f"egressTo[{i}]"}))
-    for suffix, rule in rules:
-        aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id, ip_protocol="tcp",
-                                        **rule, opts=child)
-    return group
+    efs = args.platform.file_system
+    admitted: list[pulumi.Resource] = []
+    if efs is not None and mounted_volumes(args):
+        # NFS to the mount targets, and the mount targets' group admits exactly the workloads that mount.
+        rules.append(("nfs", {"referenced_security_group_id": efs.security_group_id, "from_port": NFS_PORT,
+                              "to_port": NFS_PORT, "description": "NFS to the stack's EFS mount targets"}))
+        admitted.append(aws.vpc.SecurityGroupIngressRule(
+            f"{name}-nfs-in", security_group_id=efs.security_group_id, ip_protocol="tcp", from_port=NFS_PORT,
+            to_port=NFS_PORT, referenced_security_group_id=group.id, description=f"NFS from {args.name}",
+            opts=child))
+    return group, [*(aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id,
+                                                     ip_protocol="tcp", **rule, opts=child)
+                     for suffix, rule in rules), *admitted]

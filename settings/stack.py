@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,7 +20,17 @@ from settings.base import (
     shown,
 )
 from settings.errors import OFFLINE_SECRET, SettingError
-from settings.patterns import AZ_NAME_OR_ID, ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPIC_ARN, SUBNET_ID, VPC_ID
+from settings.patterns import (
+    AZ_NAME_OR_ID,
+    DNS_NAME,
+    ECR_REPO_NAME,
+    EMAIL,
+    RTB_ID,
+    SECRET_ARN,
+    SNS_TOPIC_ARN,
+    SUBNET_ID,
+    VPC_ID,
+)
 
 
 class ExistingNetwork(Model):
@@ -61,6 +72,10 @@ class NetworkSettings(Model):
     flow_log_retention_days: int = Field(30, description="retention of the VPC flow log group (CloudWatch values)")
     existing: ExistingNetwork | None = Field(None, description=(
         "adopt a VPC; only endpoints are created. Needs `network.cidr` set to that VPC's CIDR"))
+    dns_namespace: str | None = Field(None, pattern=DNS_NAME, max_length=253,
+                                      json_schema_extra=shown("`<stack>.<project>.internal`"), description=(
+        "private DNS namespace (Cloud Map, bound to the VPC) where each service registers `<name>.<namespace>` "
+        "(A records), which jobs and one-off tasks resolve too"))
 
     _check_flow_retention = field_validator("flow_log_retention_days")(check_retention)
 
@@ -216,6 +231,15 @@ class CostSettings(Model):
         "data through interface endpoints assumed by the estimate"))
     upstream_image_gb: float = Field(0.5, ge=0, description=(
         "ECR storage assumed per image cached or mirrored at deploy (every platform of it is stored)"))
+    efs_storage_gb: float = Field(1, ge=0, description="EFS storage assumed by the estimate (with `volumes` only)")
+
+
+def default_dns_namespace(project: str, stack: str) -> str:
+    """`<stack>.<project>.internal`, each label made a valid DNS label (Pulumi names may hold '_' or '.')."""
+    def label(text: str) -> str:
+        return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-") or "x"
+    return f"{label(stack)}.{label(project)}.internal"
+
 
 class ComposeSettings(Model):
     """`compose`: workloads from a docker-compose file (settings/compose.py maps them)."""

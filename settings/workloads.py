@@ -1,28 +1,34 @@
-"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain."""
+"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain.
+
+The container keys (the main container is the workload entry itself), sidecars, init containers,
+ports and mounts are in settings/containers.py.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
+from settings.base import FARGATE_MEMORY, Model, Port, check_key_arns, check_unique, shown
+from settings.containers import (
+    CONTAINER_TABLE,
+    ContainerSettings,
+    InitContainerSettings,
+    PortEntry,
+    PortSettings,
+    SidecarSettings,
+    check_task,
+    port_names,
+    rebuild,
+)
+from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
-from settings.patterns import (
-    ABS_PATH,
-    ACM_ARN,
-    ENV_NAME,
-    PRIVATE_ECR_URI,
-    SECRET_ARN,
-    SG_ID,
-    SSM_ARN,
-    URL_PATH,
-    WORKLOAD_NAME,
-)
+from settings.patterns import ACM_ARN, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
 from settings.schedules import parse_schedule
 
 
@@ -156,6 +162,9 @@ class HealthCheckSettings(Model):
         return value
 
 
+rebuild(ImageSettings=ImageSettings, HealthCheckSettings=HealthCheckSettings)
+
+
 class EgressRule(Model):
     """One extra egress rule: exactly one of securityGroupId and cidr, and a TCP port."""
 
@@ -194,56 +203,34 @@ class CapacityMix(Model):
         return self
 
 
-class WorkloadSettings(Model):
-    """The keys services and jobs share: one container, its size, image, environment and access."""
+class WorkloadSettings(ContainerSettings):
+    """The keys services and jobs share: the main container (the container keys), the task's size and its access."""
 
     name: str = Field(pattern=WORKLOAD_NAME, description=(
-        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs"))
-    image: ImageSettings = Field(description="exactly one of")
+        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs; also the main container's name"))
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
     memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
         "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
         "8192: 16-60 GiB (4 GiB steps); 16384: 32-120 GiB (8 GiB steps)"))
     arch: Literal["X86_64", "ARM64"] = Field("X86_64", description="CPU architecture")
-    entrypoint: list[str] | None = Field(None, json_schema_extra=shown("image default"),
-                                         description="replaces the image's ENTRYPOINT")
-    command: list[str] | None = Field(None, json_schema_extra=shown("image default"),
-                                      description="replaces the image's CMD (the arguments to its ENTRYPOINT)")
-    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
-                             json_schema_extra=shown("the Dockerfile's `USER` for built images"),
-                             description="`user` or `user:group` the container runs as")
-    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
-        "plain variables (numbers and booleans become strings); `OUTPUT_BUCKET` is set for you"))
-    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field({}, description=(
-        "`NAME: <ARN>` of a Secrets Manager secret or SSM parameter; never put secrets in `environment`"))
-    health_check: HealthCheckSettings | None = Field(None, description="the container health check")
-    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = Field(["/tmp"], description=(
-        "ephemeral volumes, needed with a read-only root filesystem"))
-    readonly_root_filesystem: bool = Field(True, description="the container's root filesystem is read-only")
     egress_to: list[EgressRule] = Field([], description="extra egress, each")
     capacity: Literal["on-demand", "spot", "mixed"] = Field("on-demand", description=(
         "`on-demand` (FARGATE), `spot` (FARGATE_SPOT), `mixed` (`capacityMix`)"))
     capacity_mix: CapacityMix | None = Field(None, description="the split for `capacity: mixed`")
     exec: bool = Field(False, description="ECS Exec (adds the ssmmessages endpoint)")
+    sidecars: list[SidecarSettings] = Field([], json_schema_extra=CONTAINER_TABLE, description=(
+        "containers that run beside the main one; it waits for them (HEALTHY with a `healthCheck`, else START)"))
+    init_containers: list[InitContainerSettings] = Field([], json_schema_extra=CONTAINER_TABLE, description=(
+        "containers that run to completion (exit 0) before the others start"))
+    ephemeral_storage_gib: int | None = Field(None, alias="ephemeralStorageGiB", ge=21, le=200,
+                                              json_schema_extra=shown("Fargate's 20"),
+                                              description="GiB of task storage for the image layers and writable paths")
+    kms_key_arns: list[str] = Field([], description=(
+        "customer-managed KMS keys that encrypt the secrets it reads: `kms:Decrypt` through Secrets Manager and SSM "
+        "only (`kms:ViaService`)"))
 
-    @field_validator("secrets")
-    @classmethod
-    def _secret_arns(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, arn in value.items():
-            if arn != OFFLINE_SECRET and not (SECRET_ARN.match(arn) or SSM_ARN.match(arn)):
-                raise SettingError(key, f"{arn!r} is not valid; expected the ARN of a Secrets Manager secret "
-                                        "(arn:aws:secretsmanager:...:secret:...) or an SSM parameter "
-                                        "(arn:aws:ssm:...:parameter/...)")
-        return value
-
-    @field_validator("environment")
-    @classmethod
-    def _reserved_env(cls, value: dict[str, str]) -> dict[str, str]:
-        if "OUTPUT_BUCKET" in value:
-            raise SettingError("OUTPUT_BUCKET", "set by private-fargate to the output bucket's name; remove it")
-        return value
-
-    _unique_paths = field_validator("writable_paths")(check_unique)
+    _kms_keys = field_validator("kms_key_arns")(check_key_arns)
+    _unique_keys = field_validator("kms_key_arns")(check_unique)
 
     @model_validator(mode="after")
     def _workload_rules(self) -> WorkloadSettings:
@@ -253,17 +240,34 @@ class WorkloadSettings(Model):
         elif self.memory not in allowed:
             raise SettingError("memory", f"{self.memory} is not valid with cpu {self.cpu}; allowed: "
                                          f"{list_sizes(allowed)}")
-        clash = sorted(set(self.environment) & set(self.secrets))
-        if clash:
-            raise SettingError(("secrets", clash[0]), "also set in environment; a name is either plain or secret")
         if self.capacity_mix is not None and self.capacity != "mixed":
             raise SettingError("capacityMix", f"only used with capacity: mixed (capacity is {self.capacity})")
+        check_task(self, self.cpu, self.memory_mib, self.port_specs)
         return self
 
     @property
-    def container_ports(self) -> list[int]:
-        """The TCP ports the container listens on for others (none for a job)."""
+    def port_specs(self) -> list[PortSettings]:
+        """The main container's ports (none for a job)."""
         return []
+
+    @property
+    def containers(self) -> list[tuple[tuple[str | int, ...], ContainerSettings]]:
+        """Every container of the task with its key path below the workload: the main one first."""
+        return [((), self), *((("sidecars", i), c) for i, c in enumerate(self.sidecars)),
+                *((("initContainers", i), c) for i, c in enumerate(self.init_containers))]
+
+    @property
+    def service_ports(self) -> list[tuple[str, PortSettings]]:
+        """(port mapping name, port) of every port of the task's containers."""
+        out = list(zip(port_names(self.name, self.port_specs, self.name), self.port_specs, strict=True))
+        for c in self.sidecars:
+            out += zip(port_names(c.name, c.ports), c.ports, strict=True)
+        return out
+
+    @property
+    def container_ports(self) -> list[int]:
+        """The TCP ports of the main container."""
+        return [p.port for p in self.port_specs if p.protocol == "tcp"]
 
     @property
     def memory_mib(self) -> int:
@@ -333,21 +337,41 @@ class ServiceSettings(WorkloadSettings):
     desired_count: int = Field(1, ge=0, le=1000, description="tasks (the first count only, with `autoscaling`)")
     port: Port | None = Field(None, json_schema_extra=shown("none: no ingress at all"), description=(
         "the container port, reachable as `<name>:<port>` from the other services"))
+    ports: list[PortEntry] | None = Field(None, json_schema_extra=shown("none"), description=(
+        "instead of `port`: every port, each a number or `{port, protocol: tcp|udp, name}`; the first TCP port is "
+        "the load balancer's"))
     load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
     autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
     wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
         "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
         "them back; without it `up` ends when ECS accepts the deployment"))
+    before_deploy: BeforeDeploySettings | None = Field(None, description=(
+        "a task run during `pulumi up` before the service moves to a new task definition (a migration): "
+        "exactly one of `job` and `command`"))
 
     @property
-    def container_ports(self) -> list[int]:
-        """The service's port, when it has one."""
-        return [self.port] if self.port is not None else []
+    def port_specs(self) -> list[PortSettings]:
+        """`port` or `ports`, as a list."""
+        return list(self.ports or []) if self.port is None else [PortSettings(port=self.port)]
+
+    @property
+    def primary_port(self) -> int | None:
+        """The first TCP port of the main container: the load balancer's."""
+        return next(iter(self.container_ports), None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_port_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "port" in data and "ports" in data:
+            raise SettingError("ports", "give exactly one of port and ports (ports takes every port, the first TCP "
+                                        "one is the primary)")
+        return data
 
     @model_validator(mode="after")
     def _service_rules(self) -> ServiceSettings:
-        if self.load_balancer is not None and self.port is None:
-            raise SettingError("loadBalancer", "needs port: the container port the load balancer forwards to")
+        if self.load_balancer is not None and self.primary_port is None:
+            raise SettingError("loadBalancer", "needs port (or a TCP entry in ports): the container port the load "
+                                               "balancer forwards to")
         scaling = self.autoscaling
         if scaling is not None and not scaling.min <= self.desired_count <= scaling.max:
             raise SettingError("desiredCount", f"{self.desired_count} is outside autoscaling "

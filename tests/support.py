@@ -111,9 +111,20 @@ def config_map(settings: dict[str, Any], region: str = "us-east-1") -> dict[str,
 
 
 def stack_settings(stack: str) -> dict[str, Any]:
-    """The `private-fargate:*` settings of a shipped stack file, without the prefix."""
+    """The `private-fargate:*` settings of a shipped stack file, without the prefix; `secure:` values are the
+    offline preview's placeholder, as the CLI hands them to the program (see `stack_secret_keys`)."""
+    from tools.preview.projectconfig import _strip_secure
+
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith(NAMESPACE + ":")}
+    return {k.split(":", 1)[1]: _strip_secure(v)[0] for k, v in doc.items() if k.startswith(NAMESPACE + ":")}
+
+
+def stack_secret_keys(stack: str) -> list[str]:
+    """The config keys of a shipped stack file that hold a `secure:` value."""
+    from tools.preview.projectconfig import _strip_secure
+
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return sorted(k for k, v in doc.items() if _strip_secure(v)[1])
 
 
 def simulate(build: Callable[[], Any], settings: dict[str, Any] | None = None, *, mode: str = "preview",
@@ -144,7 +155,7 @@ def _program(key: str) -> Registered:
 
 def shipped(stack: str, mode: str = "preview") -> Registered:
     """A shipped stack (Pulumi.<stack>.yaml) under mocks, shared like `program`."""
-    return program(stack_settings(stack), mode=mode, stack=stack)
+    return program(stack_settings(stack), mode=mode, stack=stack, secret_keys=stack_secret_keys(stack))
 
 
 @dataclass
@@ -230,6 +241,30 @@ class CachedClients:
         if key not in self._clients:
             self._clients[key] = self._session.client(service, region_name=key[1])
         return self._clients[key]
+
+
+def task_definition_problems(td: dict[str, Any]) -> str:
+    """What botocore's ECS model says is wrong with a registered task definition as RegisterTaskDefinition input
+    ('' when nothing is). Takes a resource of a run or of a preview report (inputs in Pulumi's names)."""
+    from botocore.validate import ParamValidator
+
+    i = td["inputs"]
+    params = {k: i[k] for k in ("family", "cpu", "memory", "networkMode", "requiresCompatibilities", "volumes",
+                                "runtimePlatform", "executionRoleArn", "taskRoleArn") if k in i}
+    params["containerDefinitions"] = json.loads(i["containerDefinitions"])
+    if "ephemeralStorage" in i:  # Pulumi's sizeInGib is the API's sizeInGiB
+        params["ephemeralStorage"] = {"sizeInGiB": i["ephemeralStorage"]["sizeInGib"]}
+    if i.get("tags"):
+        params["tags"] = [{"key": k, "value": v} for k, v in i["tags"].items()]
+    report = ParamValidator().validate(params, _register_task_definition_shape())
+    return report.generate_report() if report.has_errors() else ""
+
+
+@functools.cache
+def _register_task_definition_shape() -> Any:
+    from botocore.session import get_session
+
+    return get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
 
 
 @functools.lru_cache(maxsize=4)

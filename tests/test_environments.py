@@ -1,4 +1,4 @@
-"""Environments: the outputs contract of dev and prod and the consumer example (workflows: test_workflows.py)."""
+"""Environments: the outputs contract of the shipped stacks and the consumer example (workflows: test_workflows.py)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ import pytest
 from tests.support import ROOT, UNKNOWN, preview
 from tools.preview import child
 
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "fullstack")
 OUTPUT_TYPES: dict[str, Any] = {
     "outputsVersion": int, "region": str, "vpcId": str, "vpcCidr": str, "privateSubnetIds": [str],
     "publicSubnetIds": [str], "privateRouteTableIds": [str], "endpointSecurityGroupId": str,
     "vpcEndpoints": {str: str}, "repositoryName": str, "repositoryUrl": str, "clusterName": str, "clusterArn": str,
     "outputBucketName": (str, type(None)), "jobs": {str: "workload"}, "services": {str: "workload"},
     "probeImage": {"uri": str, "cpuArchitecture": str},
+    "dnsNamespace": (str, type(None)), "clientsSecurityGroupId": (str, type(None)),
 }
 WORKLOAD_TYPES: dict[str, Any] = {
     "taskDefinitionArn": str, "containerName": str, "securityGroupId": str, "logGroupName": str,
     "logStreamPrefix": str, "subnetIds": [str], "capacityProviderStrategy": [{"capacityProvider": str,
                                                                               "weight": int, "base": int}],
     "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)), "exec": bool,
+    "securityGroupIds": [str], "dnsName": (str, type(None)),
 }
 
 

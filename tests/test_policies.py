@@ -28,7 +28,7 @@ MANDATORY = {"ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "vpc-en
              "ecr-immutable-tags", "ecr-lifecycle-policy", "s3-block-public-access", "s3-acls-disabled", "s3-tls-only",
              "iam-no-wildcard-actions", "iam-pass-role-scoped", "resource-policy-not-public", "sns-encrypted",
              "sns-tls-only", "kms-key-rotation", "alb-public-smuggling-protection", "alb-tls-policy",
-             "log-group-kms-key-policy"}
+             "log-group-kms-key-policy", "efs-encrypted", "efs-transit-encryption"}
 ADVISORY = {
     "vpc-flow-logs", "default-security-group-closed", "ecs-task-egress-restricted", "security-group-descriptions",
     "ecs-readonly-root-filesystem", "ecs-non-root-user", "images-from-private-ecr", "ecs-fargate-platform-latest",
@@ -43,7 +43,7 @@ run = run_policy
 class TestPackShape:
     def test_every_documented_policy_with_its_level(self) -> None:
         levels = {p.name: p.enforcement_level.value for p in POLICIES}
-        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == len(MANDATORY) + len(ADVISORY) == 50
+        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == len(MANDATORY) + len(ADVISORY) == 52
         assert {n for n, lv in levels.items() if lv == "mandatory"} == MANDATORY
 
     def test_config_schema_keys(self) -> None:

@@ -140,6 +140,18 @@ class TestRequest:
         task = stack["session"].client("ecs").describe_tasks(cluster="private-fargate-dev", tasks=[arn])["tasks"][0]
         assert task["overrides"]["containerOverrides"][0]["command"] == ["job", "--date", "2026-11-28"]
 
+    def test_joins_the_clients_group_to_reach_services_by_name(self, stack: dict[str, Any]) -> None:
+        ec2 = stack["session"].client("ec2")
+        entry = stack["outputs"]["jobs"]["report"]
+        vpc = ec2.describe_security_groups(GroupIds=[entry["securityGroupId"]])["SecurityGroups"][0]["VpcId"]
+        clients = ec2.create_security_group(GroupName="clients", Description="clients", VpcId=vpc)["GroupId"]
+        stack["file"].write_text(json.dumps({**stack["outputs"], "jobs": {"report": {
+            **entry, "securityGroupIds": [entry["securityGroupId"], clients], "dnsName": None}}}))
+        calls: list[dict[str, Any]] = []
+        assert run(stack, "--no-wait", record=calls)[0] == 0
+        assert calls[0]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [
+            entry["securityGroupId"], clients]
+
     def test_spot(self, stack: dict[str, Any]) -> None:
         calls: list[dict[str, Any]] = []
         run(stack, "--spot", "--no-wait", record=calls)

@@ -1,5 +1,6 @@
 """The monthly cost of what a preview report registers, itemised, in the stack's region.
 
+EFS storage (`cost.efsStorageGb`) and the private DNS namespace's hosted zone are priced too.
 Prices come from tools/data/prices.json (one entry per region, with the date they were taken and
 their source); a region without prices is said to be unpriced rather than guessed. Usage that
 resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
@@ -216,6 +217,30 @@ def _image_step_items(report: dict[str, Any], prices: dict[str, Any], gb_per_ima
     return items
 
 
+def _storage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any],
+                   unpriced: list[str]) -> list[Item]:
+    """EFS storage (and its backups) for `volumes`, and the hosted zone behind the private DNS namespace."""
+    items = []
+    gb = float(assumptions.get("efsStorageGb", 1))
+    for fs in _of_type(report, "aws:efs/fileSystem:FileSystem"):
+        efs = prices.get("efs")
+        if efs is None:
+            unpriced.append(f"EFS storage of {fs['name']} (no EFS price for this region in tools/data/prices.json)")
+            continue
+        items.append(Item(f"EFS storage ({gb:g} GB assumed, cost.efsStorageGb)", gb, "GB-month",
+                          efs["standardGbMonth"]))
+        backups = [b for b in _of_type(report, "aws:efs/backupPolicy:BackupPolicy")
+                   if (b["inputs"].get("backupPolicy") or {}).get("status") == "ENABLED"]
+        if backups:
+            items.append(Item("EFS backups (AWS Backup warm storage, the same GB)", gb, "GB-month",
+                              efs["backupWarmGbMonth"]))
+    zones = len(_of_type(report, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
+    if zones:
+        items.append(Item(f"private DNS namespace ({zones} Route 53 hosted zone)", zones, "zone-month",
+                          prices["route53"]["hostedZoneMonth"]))
+    return items
+
+
 def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict[str, float]:
     """Task definition family -> `expectedMinutes` of the job, from the stack's settings."""
     try:
@@ -226,9 +251,17 @@ def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict
         j.get("expectedMinutes", 10)) for j in jobs if isinstance(j, dict) and "name" in j}
 
 
+#: Items whose cost the choice between endpoints and NAT gateways changes.
+_EGRESS_ITEMS = ("interface endpoint ", "data through interface endpoints", "NAT gateway (", "data through NAT")
+
+
 def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float,
                    items: list[Item]) -> dict[str, Any]:
-    """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume."""
+    """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume.
+
+    The totals add what both cost alike (tasks, load balancers, EFS, logs...) to each way out.
+    """
+    rest = sum(i.quantity * i.unit_price for i in items if not i.item.startswith(_EGRESS_ITEMS))
     zones = {s["inputs"].get("availabilityZone") for s in _of_type(report, "aws:ec2/subnet:Subnet")
              if s["inputs"].get("mapPublicIpOnLaunch") is not True and "-public-" not in s["name"]}
     endpoint_items = [i for i in items if i.item.startswith("interface endpoint ")]
@@ -240,7 +273,8 @@ def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float,
     nat = nat_fixed + data_gb * per_gb_nat
     break_even = max((endpoints_fixed - nat_fixed) / (per_gb_nat - per_gb_endpoint), 0.0)
     return {"natGateways": azs, "dataGbPerMonth": data_gb, "endpointsMonthly": round(endpoints, 2),
-            "natMonthly": round(nat, 2), "breakEvenGbPerMonth": round(break_even, 1),
+            "natMonthly": round(nat, 2), "restMonthly": round(rest, 2), "endpointsTotal": round(endpoints + rest, 2),
+            "natTotal": round(nat + rest, 2), "breakEvenGbPerMonth": round(break_even, 1),
             "cheaper": "endpoints" if endpoints <= nat else "nat",
             "note": (f"endpoints cost more below {break_even:.0f} GB a month and less above it"
                      if break_even else "endpoints cost less at any volume")}
@@ -259,9 +293,10 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
         return out
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
+    unpriced: list[str] = []
     items = [*_network_items(report, prices, hours, data_gb),
              *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
-             *_usage_items(report, prices, assumptions)]
+             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
     out["items"] = [i.as_dict() for i in items]
     out["unpriced"] = unpriced(report, opaque)
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
@@ -272,6 +307,8 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
                                                     f"{SERVICE_CONNECT_PROXY} within the task's size")
     if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
         out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
+    if unpriced:
+        out["assumptions"]["unpriced"] = unpriced
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out

@@ -5,13 +5,27 @@ Importable as `policy.policies` (from the repository root: tests, tools.preview)
 `cannot-verify` comes last, after every stack check it reruns has registered.
 """
 
-from . import alb, coverage, ecr, ecs, iam, kms_logs, logs, network, resources, s3, s3_hygiene, security_groups, tags
+from . import (
+    alb,
+    coverage,
+    ecr,
+    ecs,
+    efs,
+    iam,
+    kms_logs,
+    logs,
+    network,
+    resources,
+    s3,
+    s3_hygiene,
+    security_groups,
+    tags,
+)
 
 PACK_NAME = "private-fargate-guard"
 
 POLICIES = [*network.POLICIES, *security_groups.POLICIES, *ecs.POLICIES, *logs.POLICIES, *kms_logs.POLICIES,
-            *ecr.POLICIES,
-            *s3.POLICIES, *s3_hygiene.POLICIES, *iam.POLICIES, *resources.POLICIES, *alb.POLICIES, *tags.POLICIES,
-            *coverage.POLICIES]
+            *ecr.POLICIES, *s3.POLICIES, *s3_hygiene.POLICIES, *iam.POLICIES, *resources.POLICIES,
+            *alb.POLICIES, *tags.POLICIES, *efs.POLICIES, *coverage.POLICIES]
 
 __all__ = ["PACK_NAME", "POLICIES"]

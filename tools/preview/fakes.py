@@ -122,6 +122,15 @@ class Cloud:
         """An adopted VPC has no endpoints offline (AWS's own answer when there is none)."""
         return {}, [("", "no matching VPC Endpoint found")]
 
+    def _subnet(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An adopted subnet: its zone follows from its id (two ids may share a zone, as in AWS)."""
+        sid = str(args.get("id") or "subnet-0")
+        letters = _ZONE_LETTERS.get(self.region, "abc")
+        zone = f"{self.region}{letters[int(hashlib.sha1(sid.encode()).hexdigest(), 16) % len(letters)]}"
+        return {"id": sid, "availabilityZone": zone, "availabilityZoneId": zone, "vpcId": args.get("vpcId", ""),
+                "cidrBlock": "10.0.0.0/24", "mapPublicIpOnLaunch": False, "state": "available", "tags": {},
+                "arn": f"arn:{self.partition}:ec2:{self.region}:{self.account}:subnet/{sid}"}
+
     def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
         digest = hashlib.sha1(f"elb/{args.get('region') or self.region}".encode()).hexdigest()
         account = str(int(digest[:10], 16))[:12].rjust(12, "0")
@@ -197,6 +206,9 @@ class Cloud:
             "Cluster": f"arn:{p}:ecs:{r}:{a}:cluster/{physical}",
             "Repository": f"arn:{p}:ecr:{r}:{a}:repository/{physical}",
             "Schedule": f"arn:{p}:scheduler:{r}:{a}:schedule/default/{physical}",
+            "FileSystem": f"arn:{p}:elasticfilesystem:{r}:{a}:file-system/{rid}",
+            "AccessPoint": f"arn:{p}:elasticfilesystem:{r}:{a}:access-point/{rid}",
+            "Parameter": f"arn:{p}:ssm:{r}:{a}:parameter/{physical.lstrip('/')}",
         }
         if rtype in special and (rtype != "Cluster" or module == "ecs"):
             return special[rtype]
@@ -374,6 +386,10 @@ def _queue(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> 
 
 
 def _service(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    if "namespaceId" in inputs:  # a Cloud Map service (servicediscovery:Service), not an ECS one
+        sid = f"srv-{digest[:16]}"
+        arn = f"arn:{cloud.partition}:servicediscovery:{cloud.region}:{cloud.account}:service/{sid}"
+        return {"id": sid, "arn": arn}
     cluster = str(inputs.get("cluster", "cluster")).rsplit("/", 1)[-1]
     return {"id": f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:service/{cluster}/{physical}"}
 
@@ -401,4 +417,5 @@ _INVOKES = {
     "aws:iam/getPolicyDocument:getPolicyDocument": Cloud._policy_document,
     "aws:ec2/getVpcEndpointService:getVpcEndpointService": Cloud._endpoint_service,
     "aws:ec2/getVpcEndpoint:getVpcEndpoint": Cloud._vpc_endpoint,
+    "aws:ec2/getSubnet:getSubnet": Cloud._subnet,
 }

@@ -31,7 +31,7 @@ ID_PREFIXES = {
     "ManagedPrefixList": "pl", "DhcpOptions": "dopt", "TransitGateway": "tgw", "EgressOnlyInternetGateway": "eigw",
     "VpcPeeringConnection": "pcx", "Volume": "vol", "Snapshot": "snap", "CustomerGateway": "cgw",
     "VpnGateway": "vgw", "TransitGatewayVpcAttachment": "tgw-attach", "FileSystem": "fs", "AccessPoint": "fsap",
-    "MountTarget": "fsmt", "MainRouteTableAssociation": "rtbassoc", "Gateway": "igw",
+    "MountTarget": "fsmt", "PrivateDnsNamespace": "ns", "MainRouteTableAssociation": "rtbassoc", "Gateway": "igw",
 }
 #: The field of a data source's result that repeats its id, when not `<entity>Id`.
 _SELF_ID = {"Ami": "imageId"}
