@@ -293,10 +293,10 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
         return out
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
-    unpriced: list[str] = []
+    efs_unpriced: list[str] = []
     items = [*_network_items(report, prices, hours, data_gb),
              *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
-             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
+             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, efs_unpriced)]
     out["items"] = [i.as_dict() for i in items]
     out["unpriced"] = unpriced(report, opaque)
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
@@ -307,8 +307,8 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
                                                     f"{SERVICE_CONNECT_PROXY} within the task's size")
     if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
         out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
-    if unpriced:
-        out["assumptions"]["unpriced"] = unpriced
+    if efs_unpriced:
+        out["assumptions"]["unpriced"] = efs_unpriced
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out
@@ -318,7 +318,8 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
 _FREE_PREFIXES = ("aws:iam/", "aws:appautoscaling/", "aws:servicediscovery/httpNamespace:", "aws:ecr/",
                   "aws:ecs/", "aws:lb/", "aws:alb/", "aws:vpc/securityGroup", "aws:scheduler/", "aws:s3/bucket",
                   "aws:cloudwatch/event", "aws:cloudwatch/log", "aws:sns/topicSubscription:", "aws:sns/topicPolicy:",
-                  "aws:kms/alias:", "aws:acm/", "aws:ssm/parameter:", "aws:lambda/permission:")
+                  "aws:kms/alias:", "aws:acm/", "aws:ssm/parameter:", "aws:lambda/permission:",
+                  "aws:efs/mountTarget:", "aws:efs/accessPoint:", "aws:efs/fileSystemPolicy:")
 _FREE_EC2 = {"vpc", "subnet", "routeTable", "route", "routeTableAssociation", "mainRouteTableAssociation",
              "internetGateway", "egressOnlyInternetGateway", "securityGroup", "securityGroupRule",
              "defaultSecurityGroup", "defaultVpc", "defaultSubnet", "defaultRouteTable", "defaultNetworkAcl",
@@ -330,11 +331,14 @@ _USAGE = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketObje
           "aws:s3/bucketObjectv2:BucketObjectv2", "aws:sqs/queue:Queue", "aws:lambda/function:Function",
           "aws:dynamodb/table:Table", "aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api",
           "aws:cloudfront/distribution:Distribution", "aws:sfn/stateMachine:StateMachine",
-          "aws:cloudwatch/eventBus:EventBus", "aws:kinesis/stream:Stream", "aws:appsync/graphQLApi:GraphQLApi"}
+          "aws:cloudwatch/eventBus:EventBus", "aws:kinesis/stream:Stream", "aws:appsync/graphQLApi:GraphQLApi",
+          # Cloud Map charges per registered instance and per discovery call: tasks come and go
+          "aws:servicediscovery/service:Service"}
 _PRICED = {"aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
            "aws:ecs/service:Service", "aws:scheduler/schedule:Schedule", "aws:kms/key:Key",
            "aws:cloudwatch/logGroup:LogGroup", "aws:ecr/repository:Repository",
-           "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic"}
+           "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "aws:efs/fileSystem:FileSystem",
+           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"}
 
 
 def _why_unpriced(resource: dict[str, Any]) -> str | None:
