@@ -83,6 +83,9 @@ class Registered:
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  # by URN: ignoreChanges, ...
+    opaque: list[dict[str, str]] = field(default_factory=list)  # multi-language components: {urn, type}
+    faked: list[dict[str, Any]] = field(default_factory=list)  # invokes answered with made-up values
+    reads: list[dict[str, Any]] = field(default_factory=list)  # resources read by id (`Resource.get`)
 
     def of_type(self, token: str) -> list[dict[str, Any]]:
         """Resources of one type token, e.g. `aws:ec2/subnet:Subnet`."""

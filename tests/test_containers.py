@@ -168,6 +168,7 @@ class TestPoliciesSeeEveryContainer:
         for name, change in changes.items():
             change(next(c for c in defs if c["name"] == name))
         td["inputs"]["containerDefinitions"] = json.dumps(defs)
+        td.pop("_policy", None)  # the policies' own view of the inputs would win over the edit
         return evaluate({"resources": [td]}, None, CONTAINER_POLICIES)
 
     @pytest.mark.parametrize("container", ["proxy", "render"])

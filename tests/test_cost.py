@@ -9,7 +9,7 @@ import pytest
 
 from settings.schedules import parse_schedule, runs_per_month
 from tests.support import preview
-from tools.cost import PRICES, estimate, on_demand_share
+from tools.cost import PRICES, estimate, on_demand_share, unpriced_note
 
 HOURS = 730
 ASSUME = {"imageStorageGb": 2, "logIngestGbPerMonth": 3, "endpointDataGbPerMonth": 50}
@@ -177,3 +177,69 @@ class TestNatComparison:
         cost = result.report["cost"]
         assert cost["comparison"]["natGateways"] == 2 and cost["monthly"] > 0
         assert "comparison" not in preview("--stack", "dev", "--json").report["cost"]
+
+
+def custom(token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {**r(token, name, inputs), "custom": True}
+
+
+class TestLoadBalancerKinds:
+    """A Network Load Balancer is priced as one (NLB-hour and NLCU), not as an ALB; a gateway one is named unpriced."""
+
+    def test_network_load_balancer(self) -> None:
+        report = {"project": "p", "stack": "s", "resources": [
+            custom("aws:lb/loadBalancer:LoadBalancer", "nlb", {"name": "tcp", "loadBalancerType": "network",
+                                                              "internal": True, "subnets": ["a", "b"]})]}
+        prices = PRICES["regions"]["eu-central-1"]
+        items = items_by_name(estimate(report, "eu-central-1", ASSUME))
+        hour, nlcu = items["network load balancer tcp"], items["network load balancer tcp (1 NLCU minimum)"]
+        assert (hour["unitPrice"], hour["quantity"]) == (prices["nlb"]["hour"], HOURS)
+        assert (nlcu["unitPrice"], nlcu["unit"]) == (0.006, "NLCU-hour")
+        assert not any(i.startswith("load balancer ") for i in items)  # not an ALB
+
+    def test_gateway_load_balancer_is_named_unpriced(self) -> None:
+        report = {"project": "p", "stack": "s", "resources": [
+            custom("aws:lb/loadBalancer:LoadBalancer", "gwlb", {"loadBalancerType": "gateway"})]}
+        cost = estimate(report, "us-east-1", ASSUME)
+        assert cost["items"] == [] and cost["monthly"] == 0
+        assert cost["unpriced"] == [{"type": "aws:lb/loadBalancer:LoadBalancer", "name": "gwlb",
+                                     "reason": "no price for gateway load balancers in tools/data/prices.json"}]
+
+    def test_every_priced_region_has_nlb_prices(self) -> None:
+        for region, prices in PRICES["regions"].items():
+            assert prices["nlb"]["hour"] == prices["alb"]["hour"] and prices["nlb"]["nlcuHour"] == 0.006, region
+        assert "aws.amazon.com/elasticloadbalancing/pricing" in PRICES["notes"]["nlb"]
+
+
+class TestUnpriced:
+    """Nothing counts as $0 silently: what the estimate cannot price is named, with why."""
+
+    def test_named_with_reason_and_noted(self) -> None:
+        report = {"project": "p", "stack": "s", "resources": [
+            custom("aws:rds/instance:Instance", "db", {"instanceClass": "db.t3.micro"}),
+            custom("aws:lambda/function:Function", "fn", {}),
+            custom("aws:ec2/subnet:Subnet", "free", {}),
+            custom("aws:iam/role:Role", "also-free", {}),
+            custom("random:index/randomPassword:RandomPassword", "not-aws", {}),
+            {**r("awsx:ecs:FargateService", "svc", {}), "custom": False},
+            {**r("awsx:ecr:Image", "image", {}), "custom": False},
+            {**r("acme:app:Component", "local", {}), "custom": False},
+        ]}
+        opaque = [{"urn": "urn:awsx:ecs:FargateService::svc", "type": "awsx:ecs:FargateService"},
+                  {"urn": "urn:awsx:ecr:Image::image", "type": "awsx:ecr:Image"}]
+        cost = estimate(report, "us-east-1", ASSUME, opaque=opaque)
+        assert cost["unpriced"] == [
+            {"type": "aws:lambda/function:Function", "name": "fn",
+             "reason": "usage-based (requests, storage or data): not estimated"},
+            {"type": "aws:rds/instance:Instance", "name": "db", "reason": "no price in tools/data/prices.json"},
+            {"type": "awsx:ecs:FargateService", "name": "svc",
+             "reason": "multi-language component: what it creates is not known offline"}]
+        note = unpriced_note(cost["unpriced"])
+        assert note.startswith("cost: not in the total: 1 aws:lambda/function:Function (usage-based")
+        assert "1 awsx:ecs:FargateService (multi-language component" in note
+
+    def test_shipped_stack_names_only_usage_based_resources(self) -> None:
+        report = preview("--stack", "dev", "--json").report
+        assert {u["reason"] for u in report["cost"]["unpriced"]} == {
+            "usage-based (requests, storage or data): not estimated"}
+        assert any(n.startswith("cost: not in the total: ") for n in report["notes"])

@@ -227,14 +227,15 @@ class TestFailures:
 
     def test_unanswered_invoke_names_its_token(self, tmp_path: Path) -> None:
         project = write_project(tmp_path / "p", """
-            import pulumi_aws as aws
-            aws.ec2.get_vpc(default=True)
+            import pulumi
+            pulumi.runtime.invoke("acme:index/getThing:getThing", {})
         """, {"aws:region": "us-east-1"})
         result = preview("--project-dir", project, "--stack", "t", "--json")
         assert result.returncode == 2
         assert result.stdout == ""
         assert result.stderr.strip().splitlines() == [
-            "error: the offline preview cannot answer the invoke aws:ec2/getVpc:getVpc"]
+            "error: the offline preview cannot answer the invoke acme:index/getThing:getThing (no result type for it "
+            "in the installed SDKs)"]
 
     @pytest.mark.parametrize("real", [False, True], ids=["in-process", "process"])
     def test_program_exception_is_one_line_with_location(self, tmp_path: Path, real: bool) -> None:

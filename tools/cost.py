@@ -6,7 +6,9 @@ their source); a region without prices is said to be unpriced rather than guesse
 resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
 What is not included: data transfer between AZs and to the internet, S3 requests and storage,
 Secrets Manager secrets and KMS requests, Container Insights metrics, Scheduler invocations beyond
-the free tier, and LCUs above the one-LCU minimum per load balancer.
+the free tier, and LCUs above the one-LCU minimum per load balancer. Every AWS resource the estimate
+neither prices nor knows to be free of charge is named in `unpriced` (with why), as is every
+multi-language component, whose resources are not known offline: nothing is silently counted as $0.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from components.naming import physical_name
 from settings.schedules import parse_schedule, runs_per_month
+from tools.preview.multilang import CREATES
 
 PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
 UNKNOWN = "<unknown>"
@@ -105,19 +108,30 @@ def _network_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
         if not interface and data_gb:
             items.append(Item("data through NAT gateways", data_gb, "GB", prices["natGateway"]["perGb"]))
     public_ips = len(_of_type(report, "aws:ec2/eip:Eip"))
-    balancers = _of_type(report, "aws:lb/loadBalancer:LoadBalancer") + _of_type(report, "aws:alb/loadBalancer:"
-                                                                                           "LoadBalancer")
-    for lb in balancers:
+    for lb in _load_balancers(report):
+        kind = lb["inputs"].get("loadBalancerType") or "application"
+        if kind not in _LB_PRICES:
+            continue
         if lb["inputs"].get("internal") is not True:
-            public_ips += len(lb["inputs"].get("subnets") or [])
-        items.append(Item(f"load balancer {lb['inputs'].get('name', lb['name'])}", hours, "hour",
-                          prices["alb"]["hour"]))
-        items.append(Item(f"load balancer {lb['inputs'].get('name', lb['name'])} (1 LCU minimum)", hours,
-                          "LCU-hour", prices["alb"]["lcuHour"]))
+            public_ips += len(lb["inputs"].get("subnets") or lb["inputs"].get("subnetMappings") or [])
+        label, key, unit = _LB_PRICES[kind]
+        name = lb["inputs"].get("name", lb["name"])
+        items.append(Item(f"{label} {name}", hours, "hour", prices[key]["hour"]))
+        items.append(Item(f"{label} {name} (1 {unit} minimum)", hours, f"{unit}-hour",
+                          prices[key][f"{unit.lower()}Hour"]))
     if public_ips:
         items.append(Item(f"public IPv4 addresses ({public_ips})", public_ips * hours, "hour",
                           prices["publicIpv4"]["hour"]))
     return items
+
+
+_LB_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+#: loadBalancerType -> (label, price key, capacity unit); gateway load balancers are not priced.
+_LB_PRICES = {"application": ("load balancer", "alb", "LCU"), "network": ("network load balancer", "nlb", "NLCU")}
+
+
+def _load_balancers(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in report["resources"] if r["type"] in _LB_TYPES]
 
 
 def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
@@ -267,8 +281,9 @@ def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float,
 
 
 def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, Any],
-             config: dict[str, str] | None = None, compare: str | None = None) -> dict[str, Any]:
-    """The `cost` object of the preview JSON."""
+             config: dict[str, str] | None = None, compare: str | None = None,
+             opaque: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The `cost` object of the preview JSON (`opaque`: the multi-language components the run registered)."""
     out: dict[str, Any] = {"region": region, "currency": PRICES["currency"], "monthly": 0.0, "items": [],
                            "assumptions": dict(assumptions)}
     prices = PRICES["regions"].get(region or "")
@@ -278,11 +293,12 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
         return out
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
-    unpriced: list[str] = []
+    efs_unpriced: list[str] = []
     items = [*_network_items(report, prices, hours, data_gb),
              *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
-             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
+             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, efs_unpriced)]
     out["items"] = [i.as_dict() for i in items]
+    out["unpriced"] = unpriced(report, opaque)
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
                                "pricesSource": PRICES["source"]})
@@ -291,8 +307,75 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
                                                     f"{SERVICE_CONNECT_PROXY} within the task's size")
     if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
         out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
-    if unpriced:
-        out["assumptions"]["unpriced"] = unpriced
+    if efs_unpriced:
+        out["assumptions"]["unpriced"] = efs_unpriced
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out
+
+
+#: Resource types with no charge of their own (or whose charge the items above already count).
+_FREE_PREFIXES = ("aws:iam/", "aws:appautoscaling/", "aws:servicediscovery/httpNamespace:", "aws:ecr/",
+                  "aws:ecs/", "aws:lb/", "aws:alb/", "aws:vpc/securityGroup", "aws:scheduler/", "aws:s3/bucket",
+                  "aws:cloudwatch/event", "aws:cloudwatch/log", "aws:sns/topicSubscription:", "aws:sns/topicPolicy:",
+                  "aws:kms/alias:", "aws:acm/", "aws:ssm/parameter:", "aws:lambda/permission:",
+                  "aws:efs/mountTarget:", "aws:efs/accessPoint:", "aws:efs/fileSystemPolicy:")
+_FREE_EC2 = {"vpc", "subnet", "routeTable", "route", "routeTableAssociation", "mainRouteTableAssociation",
+             "internetGateway", "egressOnlyInternetGateway", "securityGroup", "securityGroupRule",
+             "defaultSecurityGroup", "defaultVpc", "defaultSubnet", "defaultRouteTable", "defaultNetworkAcl",
+             "networkAcl", "networkAclRule", "networkAclAssociation", "vpcEndpointRouteTableAssociation",
+             "vpcEndpointSubnetAssociation", "vpcDhcpOptions", "vpcDhcpOptionsAssociation", "flowLog", "keyPair",
+             "launchTemplate", "placementGroup", "eip", "natGateway", "vpcEndpoint", "proxyProtocolPolicy"}
+#: Charged by what they hold or serve (requests, storage, data), which a plan cannot tell.
+_USAGE = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketObject:BucketObject",
+          "aws:s3/bucketObjectv2:BucketObjectv2", "aws:sqs/queue:Queue", "aws:lambda/function:Function",
+          "aws:dynamodb/table:Table", "aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api",
+          "aws:cloudfront/distribution:Distribution", "aws:sfn/stateMachine:StateMachine",
+          "aws:cloudwatch/eventBus:EventBus", "aws:kinesis/stream:Stream", "aws:appsync/graphQLApi:GraphQLApi",
+          # Cloud Map charges per registered instance and per discovery call: tasks come and go
+          "aws:servicediscovery/service:Service"}
+_PRICED = {"aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
+           "aws:ecs/service:Service", "aws:scheduler/schedule:Schedule", "aws:kms/key:Key",
+           "aws:cloudwatch/logGroup:LogGroup", "aws:ecr/repository:Repository",
+           "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "aws:efs/fileSystem:FileSystem",
+           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"}
+
+
+def _why_unpriced(resource: dict[str, Any]) -> str | None:
+    token = resource["type"]
+    if token in _LB_TYPES:
+        kind = resource["inputs"].get("loadBalancerType") or "application"
+        return None if kind in _LB_PRICES else f"no price for {kind} load balancers in tools/data/prices.json"
+    if token in _USAGE:
+        return "usage-based (requests, storage or data): not estimated"
+    if token in _PRICED or token.startswith(_FREE_PREFIXES):
+        return None
+    if token.startswith("aws:ec2/") and token.split("/")[1].split(":")[0] in _FREE_EC2:
+        return None
+    if not token.startswith("aws:"):
+        return None
+    return "no price in tools/data/prices.json"
+
+
+def unpriced(report: dict[str, Any], opaque: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """AWS resources the estimate does not price (and does not know to be free), and multi-language components
+    that create some (`opaque`: their `{urn, type}`, from the preview)."""
+    components = {o["urn"] for o in opaque or [] if CREATES.get(o["type"]) != ()}
+    out = []
+    for r in report["resources"]:
+        if r.get("custom"):
+            why = _why_unpriced(r)
+        elif r["urn"] in components:
+            why = "multi-language component: what it creates is not known offline"
+        else:
+            why = None
+        if why:
+            out.append({"type": r["type"], "name": r["name"], "reason": why})
+    return sorted(out, key=lambda u: (u["type"], u["name"]))
+
+
+def unpriced_note(entries: list[dict[str, str]]) -> str:
+    """One note line: what the total leaves out, by type."""
+    counts = Counter((e["type"], e["reason"]) for e in entries)
+    parts = [f"{n} {token} ({reason})" for (token, reason), n in sorted(counts.items())]
+    return "cost: not in the total: " + "; ".join(parts)

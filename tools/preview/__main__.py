@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tools import cost
-from tools.preview import policies
+from tools.preview import environment, multilang, policies
+from tools.preview.inputs import InputError, load_invokes, load_stack_references
 from tools.preview.projectconfig import ProjectError, load_project
 from tools.preview.render import render
 
@@ -38,15 +39,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="preview: computed outputs and ids unknown, as a first preview; up: all known")
     p.add_argument("--policy-config", type=Path, help="policy config (CLI format) [policy/config.<stack>.json]")
     p.add_argument("--compare", choices=("nat",), help="add a cost comparison with NAT gateways")
+    p.add_argument("--invokes", type=Path, metavar="FILE",
+                   help="real answers for invokes (YAML or JSON: token -> {args, result}); others are made up")
+    p.add_argument("--stack-reference", action="append", metavar="NAME=FILE", dest="stack_references",
+                   help="outputs of the stack NAME for StackReference (JSON: `pulumi stack output --json` or a "
+                        "tools.preview --json report); repeatable")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
     return p.parse_args(argv)
 
 
-def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = False) -> dict[str, Any]:
+def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = False,
+                invokes: list[dict[str, Any]] | None = None,
+                stack_references: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the project's program in a child process under mocks; return its report (without policy/cost).
 
+    The child is the Python of the environment the project's Pulumi.yaml names, if it exists.
     `in_process` runs it in this process instead (the tests' fast path: no interpreter start, the SDK
-    already imported), with the same isolation of the project's own modules (see `_isolated`).
+    already imported), with the same isolation of the project's own modules (see `_isolated`); a
+    program with an environment of its own always gets a process of that environment's Python.
     """
     try:
         project = load_project(project_dir, stack)
@@ -54,28 +64,51 @@ def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = 
         raise PreviewFailed(str(exc)) from None
     region = project.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     account = _allowed_account(project.config.get("aws:allowedAccountIds"))
+    interpreter = environment.resolve(project.directory, project.runtime)
     job = {"directory": str(project.directory), "main": str(project.main), "project": project.name,
            "stack": stack, "mode": mode, "config": project.config, "secretKeys": list(project.secret_keys),
-           "region": region, "account": account}
-    if in_process:
+           "region": region, "account": account, "invokes": invokes or [],
+           "stackReferences": stack_references or {}}
+    if in_process and interpreter.own:
         result = _run_in_process(job, project.directory, project.main)
     else:
-        result = _run_child(job, project.directory)
+        result = _run_child(job, project.directory, interpreter.python)
     if not result["ok"]:
-        raise PreviewFailed(result["error"])
+        raise PreviewFailed(environment.hint(result["error"], interpreter))
+    notes = [*result["notes"], *([interpreter.note] if interpreter.note else []),
+             *(_faked_note(f) for f in result["faked"]), *(_read_note(r) for r in result["reads"])]
     return {"project": project.name, "stack": stack, "mode": mode, "resources": result["resources"],
-            "outputs": result["outputs"], "violations": [], "notes": result["notes"],
-            "_region": region, "_config": project.config}
+            "outputs": result["outputs"], "violations": [], "notes": notes,
+            "_region": region, "_config": project.config, "_opaque": result["opaque"]}
 
 
-def _run_child(job: dict[str, Any], directory: Path) -> dict[str, Any]:
+def _faked_note(faked: dict[str, Any]) -> str:
+    args = json.dumps(faked["args"], sort_keys=True, separators=(",", ":"))
+    ids = [f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in faked["result"].items()]
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return (f"invoke {faked['token']} {args if len(args) <= 160 else args[:157] + '...'}: answered with made-up "
+            f"values ({shown or 'no ids'}); what rests on them is 'cannot verify' (give real answers with "
+            "--invokes FILE)")
+
+
+def _read_note(read: dict[str, Any]) -> str:
+    return (f"{read['type']} {read['name']!r} read by id {read['id']}: its state is made up; what rests on it is "
+            "'cannot verify'")
+
+
+def _run_child(job: dict[str, Any], directory: Path, python: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
     with tempfile.TemporaryDirectory(prefix="pf-preview-") as tmp:
         job_file, result_file = Path(tmp, "job.json"), Path(tmp, "result.json")
         job_file.write_text(json.dumps(job))
-        proc = subprocess.run([sys.executable, str(CHILD), str(job_file), str(result_file)],
-                              cwd=directory, env=env, stdin=subprocess.DEVNULL,
-                              stdout=sys.stderr.fileno(), check=False)
+        try:
+            prints: Any = sys.stderr.fileno()  # the program's prints go to stderr as it makes them
+        except (OSError, ValueError):  # stderr is not a file (the tests' in-process runs): pass them on after
+            prints = subprocess.PIPE
+        proc = subprocess.run([python, str(CHILD), str(job_file), str(result_file)],
+                              cwd=directory, env=env, stdin=subprocess.DEVNULL, stdout=prints, check=False)
+        if prints == subprocess.PIPE and proc.stdout:
+            sys.stderr.write(proc.stdout.decode(errors="replace"))
         if not result_file.is_file():
             raise PreviewFailed(f"the program's process ended with status {proc.returncode} before reporting")
         return json.loads(result_file.read_text())
@@ -153,16 +186,28 @@ def _allowed_account(value: str | None) -> str | None:
 
 def build_report(args: argparse.Namespace, *, in_process: bool = False) -> dict[str, Any]:
     """The full `--json` document: program run, policy evaluation and cost estimate."""
-    report = run_program(args.project_dir, args.stack, args.mode, in_process=in_process)
-    region, config = report.pop("_region"), report.pop("_config")
+    try:
+        invokes = load_invokes(args.invokes)
+        references = load_stack_references(args.stack_references)
+    except InputError as exc:
+        raise PreviewFailed(str(exc)) from None
+    report = run_program(args.project_dir, args.stack, args.mode, in_process=in_process, invokes=invokes,
+                         stack_references=references)
+    region, config, opaque = report.pop("_region"), report.pop("_config"), report.pop("_opaque")
     try:
         policy_config = policies.load_policy_config(Path(args.project_dir).resolve(), args.stack, args.policy_config)
         report["violations"] = policies.evaluate(report, policy_config)
+        enabled = policies.enabled(policy_config)
     except policies.PolicyConfigError as exc:
         raise PreviewFailed(str(exc)) from None
-    report["cost"] = cost.estimate(report, region, _cost_assumptions(config), config, args.compare)
+    report["violations"] += multilang.advisories(opaque, enabled, report["violations"])
+    for resource in report["resources"]:
+        resource.pop("_policy", None)
+    report["cost"] = cost.estimate(report, region, _cost_assumptions(config), config, args.compare, opaque)
     if "unavailable" in report["cost"]:
         report["notes"].append(f"cost: {report['cost']['unavailable']}")
+    elif report["cost"].get("unpriced"):
+        report["notes"].append(cost.unpriced_note(report["cost"]["unpriced"]))
     return report
 
 
@@ -181,10 +226,11 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
     args = parse_args(argv)
     try:
         report = build_report(args, in_process=in_process)
-        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except PreviewFailed as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    try:
+        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
     except ValueError as exc:  # a NaN or infinity in an output: not JSON, so not a report
         print(f"error: the report is not valid JSON: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
 """Child process of `tools.preview`: run one Pulumi Python program under mocks, write what it registered.
 
 Run as a script (`python child.py JOB.json RESULT.json`) with the project directory as working
-directory. It imports nothing from this repository but its sibling `fakes.py` (by file path, under
-a private module name), and takes this repository off `sys.path`, so a previewed project with its
-own `components` or `tools` package gets its own. The program's prints go wherever the parent sends
-this process's stdout; the result goes to RESULT.json only.
+directory, by the program's own Python when its Pulumi.yaml names an environment. It imports nothing
+from this repository but its siblings (`sdkschema`, `plausible`, `fakes`, `wire`: by file path, under
+private module names), and takes this repository off `sys.path`, so a previewed project with its
+own `components` or `tools` package gets its own. It needs only the `pulumi` SDK (and the program's
+own packages). The program's prints go wherever the parent sends this process's stdout; the result
+goes to RESULT.json only.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-UNKNOWN_TEXT = "<unknown>"
-SECRET_TEXT = "[secret]"
+#: Siblings loaded by file path under private names, in import order (each may import the ones before it).
+_SIBLINGS = ("sdkschema", "plausible", "fakes", "wire", "mocks")
 
 
-def _load_fakes() -> Any:
-    spec = importlib.util.spec_from_file_location("_private_fargate_preview_fakes", HERE / "fakes.py")
+def _load(stem: str) -> Any:
+    name = f"_private_fargate_preview_{stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{stem}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -37,107 +42,70 @@ def _load_fakes() -> Any:
     return module
 
 
-fakes = _load_fakes()
-
-import pulumi  # noqa: E402  (after fakes: both must load before the project's path is installed)
-from google.protobuf import json_format  # noqa: E402
-from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
-from pulumi.runtime import rpc  # noqa: E402
-from pulumi.runtime.stack import wait_for_rpcs  # noqa: E402
-
-_SIG = rpc._special_sig_key
-_SIGS = {
-    rpc._special_secret_sig: "secret",
-    rpc._special_resource_sig: "resource",
-    rpc._special_asset_sig: "asset",
-    rpc._special_archive_sig: "archive",
-    rpc._special_output_value_sig: "output",
-}
+def _cannot_run(exc: ImportError) -> None:
+    """Run by a Python without a usable pulumi SDK (the program's own environment lacks it): say so and stop."""
+    message = (f"{sys.executable} cannot run the offline preview: {exc} (it needs the pulumi SDK, 3.x, "
+               "and the program's own packages)")
+    Path(sys.argv[2]).write_text(json.dumps({"ok": False, "error": message, "environment": True}))
+    os._exit(0)
 
 
-def wire_to_json(value: Any) -> Any:
-    """A value as the engine sees it on the wire, with unknowns and secrets made readable."""
-    if isinstance(value, dict):
-        kind = _SIGS.get(value.get(_SIG, ""))
-        if kind == "secret":
-            return SECRET_TEXT
-        if kind == "resource":
-            return value.get("urn")
-        if kind in ("asset", "archive"):
-            return {kind: value.get("path") or value.get("uri") or value.get("text") or "<inline>"}
-        if kind == "output":
-            if "value" not in value:
-                return UNKNOWN_TEXT
-            return SECRET_TEXT if value.get("secret") else wire_to_json(value["value"])
-        return {k: wire_to_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [wire_to_json(v) for v in value]
-    if value == rpc.UNKNOWN:
-        return UNKNOWN_TEXT
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+# All before the project's path is installed (its own `tools` or `wire` must not shadow them).
+try:
+    sdkschema, plausible, fakes, wire, preview_mocks = (_load(stem) for stem in _SIBLINGS)
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime.stack import wait_for_rpcs
+except ImportError as _exc:
+    if __name__ != "__main__":
+        raise
+    _cannot_run(_exc)
+
+import pulumi  # noqa: E402
+
+UNKNOWN_TEXT = wire.UNKNOWN_TEXT
+SECRET_TEXT = wire.SECRET_TEXT
 
 
 def struct_to_json(struct: Any) -> dict[str, Any]:
-    """A protobuf Struct from a register request or response as plain JSON."""
-    if struct is None:
-        return {}
-    return wire_to_json(json_format.MessageToDict(struct))
-
-
-class PreviewMocks(pulumi_mocks.Mocks):
-    """Answers invokes from the fakes; in `up` mode adds the outputs a provider would compute."""
-
-    def __init__(self, cloud: Any, preview: bool, stack_references: dict[str, dict[str, Any]] | None = None):
-        self.cloud = cloud
-        self.preview = preview
-        self.stack_references = stack_references or {}
-        self.unanswered: list[str] = []
-
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
-        try:
-            return self.cloud.invoke(args.token, dict(args.args))
-        except fakes.UnansweredInvoke as exc:
-            self.unanswered.append(str(exc))
-            raise
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        inputs = {k: v for k, v in dict(args.inputs).items() if v is not None}
-        if args.typ == "pulumi:pulumi:StackReference":
-            return self._stack_reference(str(inputs.get("name", args.name)))
-        if not args.custom:
-            return "", {}
-        rid, computed = self.cloud.computed_outputs(args.typ, args.name, inputs)
-        if self.preview:
-            # The engine's first preview knows the inputs; what the provider computes (the id
-            # included) is unknown: present, but without a value.
-            return "", {**inputs, **{k: rpc.UNKNOWN for k in computed if k not in inputs and k != "id"}}
-        return rid, {**inputs, **computed}
-
-
-    def _stack_reference(self, name: str) -> tuple[str, dict]:
-        """Another stack's outputs, as the engine reads them (they are known even in a first preview)."""
-        if name not in self.stack_references:
-            message = f"the offline preview has no outputs for the stack reference {name}"
-            self.unanswered.append(message)
-            raise fakes.UnansweredInvoke(message)
-        return name, {"name": name, "outputs": self.stack_references[name], "secretOutputNames": []}
+    """A protobuf Struct from a register request or response as the report shows it."""
+    return wire.display(wire.to_dict(struct)) if struct is not None else {}
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """Sees every RegisterResource request, as the policy engine does: parent, dependencies, protect."""
+    """Sees every RegisterResource request, as the policy engine does: parent, dependencies, protect.
 
-    def __init__(self, mocks: PreviewMocks):
+    It also hands the SDK's mock monitor the request with resource references turned into ids and
+    URNs. The mock monitor deserializes a request on the gRPC worker thread that carries it; a
+    resource reference there (a resource passed to a component) is rebuilt into a resource object,
+    whose registration starts on that thread's own event loop while the program waits for it on its
+    loop: "Task got Future attached to a different loop" (pulumi/pulumi#6561). A provider never
+    receives references anyway: the engine sends it ids and URNs.
+    """
+
+    def __init__(self, mocks: preview_mocks.PreviewMocks):
         super().__init__(mocks)
+        mocks.monitor = self
         self.records: list[dict[str, Any]] = []
         self.preview = mocks.preview
         # Options the engine applies but the policy pack does not see; kept for tests, not in --json.
         self.options: dict[str, dict[str, Any]] = {}
+        self.opaque: list[dict[str, str]] = []
         self._urns: set[str] = set()
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        return super().Invoke(_without_references(request, "args"))
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        response = super().ReadResource(_without_references(request, "properties"))
+        # The SDK's mock monitor leaves the response's id empty, which a preview takes for unknown; the
+        # engine returns the id the provider read (known, even in a first preview).
+        read = self.resources.get(response.urn)
+        if read is not None and "id" in type(response).DESCRIPTOR.fields_by_name and not response.id:
+            response.id = read.id or request.id
+        return response
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802
         urn = self.make_urn(request.parent, request.type, request.name)
         with self._lock:  # registrations arrive on several threads
             duplicate = urn in self._urns
@@ -147,30 +115,40 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             message = f"two resources have the same name: {request.type} {request.name!r} ({urn})"
             self.mocks.unanswered.append(message)
             raise ValueError(message)
-        response = super().RegisterResource(request)
+        remote = bool(getattr(request, "remote", False))
+        self.mocks.remote.value, self.mocks.remote.urn = remote, urn
+        try:
+            response = super().RegisterResource(_without_references(request, "object"))
+        finally:
+            self.mocks.remote.value = False
         custom = bool(request.custom)
         if request.type == "pulumi:pulumi:Stack":
             rid, outputs = "", {}
         else:
             rid = response.id if custom else ""
-            outputs = struct_to_json(response.object) if custom else {}
+            outputs = wire.to_dict(response.object) if custom or remote else {}
         if custom and not rid:
             rid = UNKNOWN_TEXT
+        inputs = wire.to_dict(request.object)
+        if remote:
+            self.opaque.append({"urn": response.urn, "type": request.type})
         self.records.append({
             "urn": response.urn,
             "type": request.type,
             "name": request.name,
             "parent": request.parent or None,
             "custom": custom,
-            "inputs": struct_to_json(request.object),
+            "inputs": wire.display(inputs),
             "id": rid,
-            "outputs": outputs,
+            "outputs": wire.display(outputs),
             # The SDK gathers dependencies in sets, whose order changes from process to process: sorted,
             # two runs of one program give the same report byte for byte.
             "propertyDependencies": {k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
             "dependencies": sorted(request.dependencies),
             "protect": bool(request.protect) if request.HasField("protect") else False,
             "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+            # What the policy pack is given (secrets readable); dropped from the printed report.
+            "_policy": {"inputs": wire.for_policies(inputs), "outputs": wire.for_policies(outputs)},
         })
         self.options[response.urn] = {"ignoreChanges": list(request.ignoreChanges),
                                       "deleteBeforeReplace": bool(request.deleteBeforeReplace),
@@ -178,6 +156,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                                       "aliases": sorted(filter(None, (a.urn or a.spec.name for a in request.aliases)))
                                       + sorted(request.aliasURNs)}
         return response
+
+
+def _without_references(request: Any, field: str) -> Any:
+    """The request with resource references in `field` replaced by ids/URNs (the same request if it has none)."""
+    plain = wire.downgraded(getattr(request, field))
+    if plain is None:
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    getattr(copy, field).CopyFrom(plain)
+    return copy
 
 
 class _Notes(logging.Handler):
@@ -209,10 +198,16 @@ async def _resolve(value: Any) -> Any:
 
 
 def _where(exc: BaseException, project_dir: Path) -> str:
-    """The innermost frame of the project's own code, so a one-line error still points somewhere."""
-    frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
-    if isinstance(exc, SyntaxError) and exc.filename:
-        frames.append((exc.filename, exc.lineno))
+    """The innermost frame of the project's own code, so a one-line error still points somewhere
+    (through the exceptions it was raised from: the SDK re-raises an apply's error)."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    frames = [(f.filename, f.lineno) for e in reversed(chain) for f in traceback.extract_tb(e.__traceback__)]
+    for e in chain:
+        if isinstance(e, SyntaxError) and e.filename:
+            frames.append((e.filename, e.lineno))
     for filename, lineno in reversed(frames):
         if filename.startswith("<"):
             continue
@@ -226,7 +221,7 @@ def _where(exc: BaseException, project_dir: Path) -> str:
     return ""
 
 
-def _message(exc: BaseException, mocks: PreviewMocks, project_dir: Path) -> str:
+def _message(exc: BaseException, mocks: preview_mocks.PreviewMocks, project_dir: Path) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     for unanswered in mocks.unanswered:  # the SDK may wrap it; say it as the mocks did
         if unanswered.rsplit(" ", 1)[-1] in text:
@@ -250,8 +245,10 @@ class ProgramFailed(Exception):
 def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
              region: str, account: str | None = None, mode: str = "preview",
              project_dir: Path | None = None,
-             stack_references: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Run `build()` (a program or one component) under mocks; return resources, outputs and notes.
+             stack_references: dict[str, dict[str, Any]] | None = None,
+             answers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run `build()` (a program or one component) under mocks; return resources, outputs and notes,
+    the multi-language components it registered (`opaque`) and the invokes it got made-up answers to.
 
     Each call gets a fresh event loop, root stack and config, so tests can call it repeatedly.
     """
@@ -264,7 +261,8 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
     logger.setLevel(logging.INFO)
 
     preview = mode == "preview"
-    mocks = PreviewMocks(fakes.Cloud(region, account or fakes.DEFAULT_ACCOUNT), preview, stack_references)
+    cloud = fakes.Cloud(region, account or fakes.DEFAULT_ACCOUNT)
+    mocks = preview_mocks.PreviewMocks(cloud, preview, stack_references, answers)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.settings.SETTINGS.outputs = set()
@@ -291,7 +289,9 @@ def simulate(build: Any, *, project: str, stack: str, config: dict[str, str], se
         loop.close()
         asyncio.set_event_loop(None)
     return {"resources": _ordered(monitor.records), "outputs": outputs, "notes": notes.messages,
-            "options": monitor.options}
+            "options": monitor.options, "opaque": sorted(monitor.opaque, key=lambda o: o["urn"]),
+            "faked": [mocks.faked[k] for k in sorted(mocks.faked)],
+            "reads": [mocks.reads[k] for k in sorted(mocks.reads)]}
 
 
 def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -334,10 +334,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         result = simulate(lambda: runpy.run_path(str(main), run_name="__main__"), project=job["project"],
                           stack=job["stack"], config=job["config"], secret_keys=job["secretKeys"],
                           region=job["region"], account=job.get("account"), mode=job["mode"],
-                          project_dir=project_dir)
+                          project_dir=project_dir, stack_references=job.get("stackReferences"),
+                          answers=job.get("invokes"))
     except ProgramFailed as exc:
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, "resources": result["resources"], "outputs": result["outputs"], "notes": result["notes"]}
+    result.pop("options")
+    return {"ok": True, **result}
 
 
 def main() -> None:

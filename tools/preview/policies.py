@@ -4,12 +4,16 @@ The pack's own analyzer (pulumi_policy's servicer, without its gRPC server) gets
 requests the engine would send: every resource's inputs through the resource policies, every
 resource's outputs with parents and (property) dependencies through the stack policies, after a
 Configure with the policy config. Unknown values travel as the engine's sentinels, so a check on
-one becomes the SDK's advisory "can't run policy during preview", as in a real preview.
+one becomes the SDK's advisory "can't run policy during preview", as in a real preview; secret
+values travel wrapped, as the engine sends them, and reach the policies unwrapped. A policy that
+raises becomes one violation naming it and the resource (at its own level), never a lost report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from inspect import isawaitable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,17 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as proto
-from pulumi_policy import EnforcementLevel, Policy
-from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.policy import _NotApplicableError, _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UnknownValueError
 
 from policy.policies import PACK_NAME, POLICIES
 
@@ -91,8 +104,69 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    return json_format.ParseDict(_wire(props), struct_pb2.Struct())
+def _struct(resource: dict[str, Any], view: str) -> struct_pb2.Struct:
+    """A resource's inputs or outputs as the engine sends them: the child's policy view (secrets readable),
+    else the report's values (unknowns turned back into sentinels)."""
+    props = (resource.get("_policy") or {}).get(view)
+    if props is None:
+        props = _wire(resource[view])
+    return json_format.ParseDict(props, struct_pb2.Struct())
+
+
+def _failed(policy: Policy, exc: BaseException, urn: str | None) -> str:
+    where = f" on {urn.rsplit('::', 1)[-1]}" if urn else ""
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return (f"the policy {policy.name} raised {type(exc).__name__}{where} ({text}), so it did not finish: the "
+            "resource is not verified by it. Report the error to the policy pack's authors.")
+
+
+def _urn_in_traceback(exc: BaseException) -> str | None:
+    """The URN of the resource a stack policy was looking at when it raised (the innermost local with one)."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            urn = getattr(value, "urn", None)
+            if isinstance(urn, str) and urn.startswith("urn:pulumi:"):
+                found = urn
+        tb = tb.tb_next
+    return found
+
+
+def _run(result: Any) -> None:
+    if isawaitable(result):
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(result)
+        finally:
+            loop.close()
+
+
+def guarded(policy: Policy) -> Policy:
+    """The policy with its errors reported as one violation (the SDK's own outcomes pass through)."""
+    common = {"name": policy.name, "description": policy.description,
+              "enforcement_level": policy.enforcement_level, "config_schema": policy.config_schema}
+    if isinstance(policy, ResourceValidationPolicy):
+        def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            try:
+                _run(policy.validate(args, report))
+            except (UnknownValueError, _NotApplicableError):
+                raise
+            except Exception as exc:
+                report(_failed(policy, exc, args.urn))
+
+        return ResourceValidationPolicy(validate=validate_resource, **common)
+    if isinstance(policy, StackValidationPolicy):
+        def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+            try:
+                _run(policy.validate(args, report))
+            except (UnknownValueError, _NotApplicableError):
+                raise
+            except Exception as exc:
+                urn = _urn_in_traceback(exc)
+                report(_failed(policy, exc, urn), urn)
+
+        return StackValidationPolicy(validate=validate_stack, **common)
+    return policy
 
 
 def _options(resource: dict[str, Any]) -> proto.AnalyzerResourceOptions:
@@ -113,20 +187,21 @@ def _violations(response: proto.AnalyzeResponse, fallback_urn: str | None) -> li
 def evaluate(report: dict[str, Any], policy_config: dict[str, Any] | None,
              policies: list[Policy] = POLICIES) -> list[dict[str, Any]]:
     """Violations as `{policy, level, urn, message}`, resource policies first, then stack policies."""
-    servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), policies, EnforcementLevel.ADVISORY)
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), [guarded(p) for p in policies],
+                                       EnforcementLevel.ADVISORY)
     servicer.Configure(configure_request(policy_config, policies), None)
     resources = [r for r in report["resources"] if r["type"] != "pulumi:pulumi:Stack"]
     violations: list[dict[str, Any]] = []
     for r in resources:
-        request = proto.AnalyzeRequest(type=r["type"], properties=_struct(r["inputs"]), urn=r["urn"], name=r["name"],
+        request = proto.AnalyzeRequest(type=r["type"], properties=_struct(r, "inputs"), urn=r["urn"], name=r["name"],
                                        options=_options(r))
         violations += _violations(servicer.Analyze(request, None), r["urn"])
     stack = proto.AnalyzeStackRequest()
     for r in resources:
-        outputs = dict(r["outputs"])
+        properties = _struct(r, "outputs")
         if r["id"] and r["id"] != UNKNOWN_TEXT:
-            outputs["id"] = r["id"]
-        item = proto.AnalyzerResource(type=r["type"], properties=_struct(outputs), urn=r["urn"], name=r["name"],
+            properties.update({"id": r["id"]})
+        item = proto.AnalyzerResource(type=r["type"], properties=properties, urn=r["urn"], name=r["name"],
                                       options=_options(r), parent=r["parent"] or "",
                                       dependencies=r["dependencies"])
         for key, urns in r["propertyDependencies"].items():
@@ -134,3 +209,9 @@ def evaluate(report: dict[str, Any], policy_config: dict[str, Any] | None,
         stack.resources.append(item)
     violations += _violations(servicer.AnalyzeStack(stack, None), None)
     return violations
+
+
+def enabled(policy_config: dict[str, Any] | None, policies: list[Policy] = POLICIES) -> list[str]:
+    """Names of the policies the config leaves on (any level but disabled), in the pack's order."""
+    request = configure_request(policy_config, policies)
+    return [p.name for p in policies if request.policyConfig[p.name].enforcementLevel != proto.DISABLED]

@@ -32,6 +32,7 @@ class ProjectConfig:
     stack: str
     config: dict[str, str] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
+    runtime: Any = "python"  # Pulumi.yaml's `runtime`: a name, or {name, options} (which Python runs it)
 
     @property
     def region(self) -> str | None:
@@ -76,7 +77,7 @@ def load_project(directory: Path | str, stack: str) -> ProjectConfig:
     stack_doc = _read_yaml(stack_file)
     for key, value in _mapping(stack_doc.get("config"), f"{stack_file}: config").items():
         _put(values, secrets, _full_key(name, key), value)
-    return ProjectConfig(directory, name, main, stack, values, tuple(sorted(secrets)))
+    return ProjectConfig(directory, name, main, stack, values, tuple(sorted(secrets)), runtime)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
