@@ -50,6 +50,8 @@ class BuildSpec:
     dockerfile: str
     platform: str
     tag: str
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,20 @@ class ResolvedImage:
                 statement(self.actions, list(self.repository_arns), sid="PullImage")]
 
 
-def context_hash(directory: Path, dockerfile: str, platform: str) -> str:
+def context_hash(directory: Path, dockerfile: str, platform: str, target: str | None = None,
+                 args: tuple[tuple[str, str], ...] = ()) -> str:
     """A tag from the build context's content: unchanged files keep the tag, any change makes a new one.
 
-    Paths matched by .dockerignore are left out, as Docker leaves them out of the build.
+    Paths matched by .dockerignore are left out, as Docker leaves them out of the build. The target stage and
+    build arguments count too; a Dockerfile outside the context (a derived one) is hashed with the files.
     """
     ignore = _dockerignore(directory)
     digest = hashlib.sha256(f"{dockerfile}\0{platform}\0".encode())
+    if target or args:
+        digest.update(f"{target or ''}\0{sorted(args)}\0".encode())
+    outside = (directory / dockerfile).resolve()
+    if not outside.is_relative_to(directory.resolve()) and outside.is_file():
+        digest.update(outside.read_bytes() + b"\0")
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for name in sorted(files):
@@ -137,7 +146,7 @@ class ImageResolver:
         self.credentials = settings.repository.credentials
         self.images: dict[str, ResolvedImage] = {}
         self._upstreams: dict[str, Upstream] = {}
-        self._tags: dict[tuple[str, str, str], str] = {}
+        self._tags: dict[tuple[object, ...], str] = {}
         self._check_credentials(settings)
         for kind, items in settings.kinds():
             for i, workload in enumerate(items):
@@ -240,11 +249,13 @@ class ImageResolver:
 
     def _resolve_build(self, build: BuildSettings, arch: str) -> ResolvedImage:
         platform = _PLATFORMS[arch]
-        key = (posixpath.normpath(build.context), build.dockerfile, platform)
+        args = tuple(sorted(build.args.items()))
+        key = (posixpath.normpath(build.context), build.dockerfile, platform, build.target, args)
         if key not in self._tags:  # one hash per build, however many workloads share it
-            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform)
+            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform, build.target,
+                                           args)
         tag = self._tags[key]
-        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag)
+        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag, build.target, args)
         user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
         return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
 

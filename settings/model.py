@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from settings import compose
+from settings.compose.check import check_generated, credential_keys
 from settings.base import Model, partition_of, scalar_to_str
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
 from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
@@ -77,23 +78,38 @@ class Settings(Model):
     _region: str = PrivateAttr("us-east-1")
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
     _notes: tuple[str, ...] = PrivateAttr(())
+    _compose_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _expand_compose(cls, data: Any, info: ValidationInfo) -> Any:
-        """Merge the compose file's workloads into services and jobs before anything is validated."""
+        """Merge the compose project's workloads, volumes and secrets in before anything is validated."""
         if not isinstance(data, dict) or not isinstance(data.get("compose"), dict):
             return data
         ctx = info.context if info.context is not None else {}
         spec = ComposeSettings.model_validate(data["compose"], context=ctx)
         base = Path(ctx.get("base_dir") or Path.cwd())
+        shown = ", ".join(spec.paths)
         try:
-            services, jobs, notes = compose.load(spec.model_dump(), base)
+            result = compose.load({**spec.model_dump(by_alias=True), "files": spec.paths}, base,
+                                  credentials=credential_keys(data.get("repository")),
+                                  partition=partition_of(ctx.get("region") or "us-east-1"))
         except compose.ComposeError as exc:
-            raise SettingError("compose", f"{spec.file}: {exc}") from None
+            raise SettingsError([f"compose: {shown}: {line}" for line in str(exc).splitlines()]) from None
+        notes = result.report_lines()
         data = dict(data)
-        data["services"] = compose.merge(services, list(data.get("services") or []), "service", notes)
-        data["jobs"] = compose.merge(jobs, list(data.get("jobs") or []), "job", notes)
+        data["services"] = compose.merge(result.services, list(data.get("services") or []), "service", notes)
+        data["jobs"] = compose.merge(result.jobs, list(data.get("jobs") or []), "job", notes)
+        check_generated(result, data["services"], data["jobs"], ctx, shown)
+        explicit = dict(data.get("volumes") or {})
+        for key in sorted(set(result.volumes) & set(explicit)):
+            notes.append(f"compose: volume {key!r} is also in the settings' volumes, which win")
+        data["volumes"] = {**result.volumes, **explicit}
+        clash = sorted(set(result.secret_values) & set(data.get("secretValues") or {}))
+        if clash:
+            raise SettingsError([f"compose: {shown}: secretValues.{clash[0]}: the compose secret stored under this "
+                                 "key clashes with a key of secretValues; rename that key"])
+        ctx["compose_secret_values"] = result.secret_values
         ctx.setdefault("notes", []).extend(notes)
         return data
 
@@ -117,6 +133,7 @@ class Settings(Model):
             if ctx.get(attr):
                 setattr(self, f"_{attr}", ctx[attr])
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
+        self._compose_secrets = dict(ctx.get("compose_secret_values") or {})
         self._check_names()
         self._check_services()
         image_notes = self._check_images()
@@ -272,6 +289,12 @@ class Settings(Model):
     def notes(self) -> tuple[str, ...]:
         """What loading changed or left out (compose rounding, ignored keys), for the preview's notes."""
         return self._notes
+
+    @property
+    def stack_secret_values(self) -> dict[str, str]:
+        """Every value the stack stores as an SSM parameter: `secretValues` and the compose project's secrets
+        (`file`/`environment` secrets, read at load and kept secret by the component)."""
+        return {**self._compose_secrets, **self.secret_values}
 
     @property
     def secret_keys(self) -> frozenset[str]:
