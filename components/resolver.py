@@ -11,7 +11,6 @@ reference, a partition without the cache), are copied into the stack's repositor
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import posixpath
@@ -23,6 +22,7 @@ from components.iam import statement
 from components.image_steps import ImageStep, reference_tag
 from components.naming import physical_name
 from settings import BuildSettings, ImageSettings, Settings, WorkloadSettings
+from settings.dockerignore import dockerignore_patterns, ignored
 from settings.errors import SettingsError
 from settings.images import NO_CACHE_PARTITIONS, ImageReference, Upstream, source_host, upstream_for
 
@@ -88,7 +88,7 @@ def context_hash(directory: Path, dockerfile: str, platform: str, target: str | 
     Paths matched by .dockerignore are left out, as Docker leaves them out of the build. The target stage and
     build arguments count too; a Dockerfile outside the context (a derived one) is hashed with the files.
     """
-    ignore = _dockerignore(directory)
+    ignore = dockerignore_patterns(directory)
     digest = hashlib.sha256(f"{dockerfile}\0{platform}\0".encode())
     if target or args:
         digest.update(f"{target or ''}\0{sorted(args)}\0".encode())
@@ -100,7 +100,7 @@ def context_hash(directory: Path, dockerfile: str, platform: str, target: str | 
         for name in sorted(files):
             path = Path(root, name)
             rel = path.relative_to(directory).as_posix()
-            if _ignored(rel, ignore) or "__pycache__" in rel.split("/"):
+            if ignored(rel, ignore) or "__pycache__" in rel.split("/"):
                 continue
             digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -120,19 +120,6 @@ def dockerfile_user(dockerfile: Path) -> str | None:
     if user is None or user.split(":")[0] in ("root", "0"):
         return None
     return user
-
-
-def _dockerignore(directory: Path) -> list[str]:
-    path = directory / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [line.strip().rstrip("/") for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
-def _ignored(rel: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p + "/*") or rel.startswith(p.lstrip("*/") + "/")
-               for p in patterns if not p.startswith("!"))
 
 
 class ImageResolver:

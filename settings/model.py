@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from settings import compose
-from settings.compose.check import check_generated, credential_keys
 from settings.base import Model, partition_of, scalar_to_str
+from settings.compose.check import check_generated, credential_keys
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
 from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
 from settings.patterns import PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
@@ -47,6 +47,14 @@ NAMESPACE = "private-fargate"
 #: Workload names the stack uses for something of its own that a workload's name would collide with.
 RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec",
                   "doctor": "tools.doctor --probe registers the task definition family <project>-<stack>-doctor"}
+
+
+def _namespace(data: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """The private DNS namespace the stack will have (before the settings are validated)."""
+    network = data.get("network") if isinstance(data.get("network"), dict) else {}
+    given = network.get("dnsNamespace") if network else None
+    return str(given) if given else default_dns_namespace(ctx.get("project") or "private-fargate",
+                                                          ctx.get("stack") or "dev")
 
 
 class Settings(Model):
@@ -93,7 +101,8 @@ class Settings(Model):
         try:
             result = compose.load({**spec.model_dump(by_alias=True), "files": spec.paths}, base,
                                   credentials=credential_keys(data.get("repository")),
-                                  partition=partition_of(ctx.get("region") or "us-east-1"))
+                                  partition=partition_of(ctx.get("region") or "us-east-1"),
+                                  namespace=_namespace(data, ctx))
         except compose.ComposeError as exc:
             raise SettingsError([f"compose: {shown}: {line}" for line in str(exc).splitlines()]) from None
         notes = result.report_lines()

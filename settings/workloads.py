@@ -153,7 +153,7 @@ class HealthCheckSettings(Model):
 
     command: list[str] = Field(min_length=2, description="`[CMD, ...]` or `[CMD-SHELL, ...]`")
     interval: int = Field(30, ge=5, le=300, description="seconds between checks")
-    timeout: int = Field(5, ge=2, le=60, description="seconds a check may take (the ECS API reference's HealthCheck: 2 to 60)")
+    timeout: int = Field(5, ge=2, le=60, description="seconds a check may take (ECS API reference, HealthCheck)")
     retries: int = Field(3, ge=1, le=10, description="failures before the container is unhealthy")
     start_period: int = Field(0, ge=0, le=300, description="seconds of grace after start")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from settings.compose.context import CACHE_DIR, MapContext, Report
+from settings.compose.names import infer_ports, rewrite_names
 from settings.compose.project import Project, depends_on, load_project
 from settings.compose.services import ServiceMapper, workload_name
 from settings.compose.storage import SECRETS_CONTAINER, StorageMapper, writer_container
@@ -53,7 +54,7 @@ class ComposeResult:
 
 
 def analyse(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str] = frozenset(),
-            partition: str = "aws") -> ComposeResult:
+            partition: str = "aws", namespace: str | None = None) -> ComposeResult:
     """Map a project (the `compose` setting: files, profiles, jobs, secrets); refusals are in the result, not raised.
 
     ComposeError for what stops compose itself (unreadable files, a required variable, a bad reference).
@@ -88,14 +89,18 @@ def analyse(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str]
             report.refused.append(f"services.{name}: its settings name {workload!r} is also {seen[workload]}'s; "
                                   "rename one of them")
         seen[workload] = name
-    _assign(project, entries, secret_files, as_jobs, result)
+    infer_ports(project, entries, result.reports)
+    kinds = _assign(project, entries, secret_files, as_jobs, result)
+    rewrite_names(project, {n: e for n, e in entries.items() if kinds.get(n) != "init"}, result.reports, kinds,
+                  namespace)
     result.volumes, result.secret_values = ctx.volumes, ctx.secret_values
     return result
 
 
 def _assign(project: Project, entries: dict[str, dict[str, Any]], secret_files: dict[str, list[dict[str, Any]]],
-            as_jobs: set[str], result: ComposeResult) -> None:
-    """Services, jobs, or init containers of the one service that waits for them to complete."""
+            as_jobs: set[str], result: ComposeResult) -> dict[str, str]:
+    """Services, jobs, or init containers of the one service that waits for them to complete; the kind of each."""
+    kinds: dict[str, str] = {}
     dependents: dict[str, list[str]] = {}
     for name, svc in project.services.items():
         for dep, spec in depends_on(svc).items():
@@ -124,6 +129,7 @@ def _assign(project: Project, entries: dict[str, dict[str, Any]], secret_files: 
         if name in placed:
             owner = next(u for u, ds in inits.items() if name in ds)
             report.becomes = f"init container {entry['name']} of {workload_name(owner)} (runs to completion first)"
+            kinds[name] = "init"
             continue
         tasks_inits = [_init_container(entries[d], result.reports[d]) for d in inits.get(name, [])]
         files = [f for d in [name, *inits.get(name, [])] for f in secret_files[d]]
@@ -142,9 +148,12 @@ def _assign(project: Project, entries: dict[str, dict[str, Any]], secret_files: 
                     report.note(f"{key} left out: it is a job (jobs take no ports or replicas)")
             result.jobs.append(entry)
             report.becomes = report.becomes or f"job {entry['name']}"
+            kinds[name] = "job"
         else:
             result.services.append(entry)
             report.becomes = f"service {entry['name']}"
+            kinds[name] = "service"
+    return kinds
 
 
 def _init_container(entry: dict[str, Any], report: Report) -> dict[str, Any]:
@@ -157,9 +166,9 @@ def _init_container(entry: dict[str, Any], report: Report) -> dict[str, Any]:
 
 
 def load(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str] = frozenset(),
-         partition: str = "aws") -> ComposeResult:
+         partition: str = "aws", namespace: str | None = None) -> ComposeResult:
     """`analyse`, raising ComposeError (every refusal, one line each) when anything is refused."""
-    result = analyse(spec, base_dir, credentials=credentials, partition=partition)
+    result = analyse(spec, base_dir, credentials=credentials, partition=partition, namespace=namespace)
     if result.refusals:
         raise ComposeError("\n".join(result.refusals))
     return result

@@ -248,7 +248,7 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         elif key == "ports" and isinstance(old, list) and isinstance(value, list):
             out[key] = _unique(old, value, port_key)
         elif key in _BY_TARGET and isinstance(old, list) and isinstance(value, list):
-            out[key] = _unique(old, value, lambda item: _target(key, item))
+            out[key] = _unique(old, value, lambda item, key=key: _target(key, item))
         elif isinstance(old, dict) and isinstance(value, dict):
             out[key] = merge_mapping(old, value, key)
         elif isinstance(old, list) and isinstance(value, list):

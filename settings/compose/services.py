@@ -11,8 +11,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from settings.compose.context import MapContext, Refused
-from settings.compose.context import norm as _norm, Report
+from settings.compose.context import MapContext, Refused, Report
+from settings.compose.context import norm as _norm
 from settings.compose.keys import (
     BUILD_MAPPED,
     BUILD_NOTED,

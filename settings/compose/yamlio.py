@@ -94,4 +94,4 @@ ComposeLoader.add_constructor("!override", _override)
 
 def read_yaml(text: str) -> Any:
     """One compose document, with compose's scalar rules; yaml.YAMLError when it is not valid YAML."""
-    return yaml.load(text, Loader=ComposeLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=ComposeLoader)
