@@ -92,8 +92,8 @@ def context_hash(directory: Path, dockerfile: str, platform: str, target: str | 
     digest = hashlib.sha256(f"{dockerfile}\0{platform}\0".encode())
     if target or args:
         digest.update(f"{target or ''}\0{sorted(args)}\0".encode())
-    outside = (directory / dockerfile).resolve()
-    if not outside.is_relative_to(directory.resolve()) and outside.is_file():
+    outside = Path(os.path.normpath(directory / dockerfile))  # lexically, as Docker reads a path given to -f
+    if not outside.is_relative_to(Path(os.path.normpath(directory))) and outside.is_file():
         digest.update(outside.read_bytes() + b"\0")
     for root, dirs, files in os.walk(directory):
         dirs.sort()
@@ -243,7 +243,7 @@ class ImageResolver:
                                            args)
         tag = self._tags[key]
         spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag, build.target, args)
-        user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
+        user = dockerfile_user(Path(os.path.normpath(self.base_dir / build.context / build.dockerfile)))
         return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
 
     def _resolve_uri(self, uri: str, where: str) -> ResolvedImage:

@@ -95,7 +95,11 @@ class Settings(Model):
         if not isinstance(data, dict) or not isinstance(data.get("compose"), dict):
             return data
         ctx = info.context if info.context is not None else {}
-        spec = ComposeSettings.model_validate(data["compose"], context=ctx)
+        try:
+            spec = ComposeSettings.model_validate(data["compose"], context=ctx)
+        except ValidationError as exc:
+            raise SettingsError([f"compose{'' if line.startswith(':') else '.'}{line}"
+                                 for line in problems_from(exc, ComposeSettings)]) from None
         base = Path(ctx.get("base_dir") or Path.cwd())
         shown = ", ".join(spec.paths)
         try:

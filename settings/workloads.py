@@ -7,6 +7,7 @@ ports and mounts are in settings/containers.py.
 from __future__ import annotations
 
 import ipaddress
+import os
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -131,7 +132,7 @@ class ImageSettings(Model):
             if not context.is_dir():
                 raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
                                                          "(paths are relative to the project directory)")
-            if not (context / self.build.dockerfile).is_file():
+            if not Path(os.path.normpath(context / self.build.dockerfile)).is_file():  # `..` read lexically
                 raise SettingError(("build", "dockerfile"),
                                    f"{self.build.dockerfile!r} not found in {self.build.context!r}")
         return self
