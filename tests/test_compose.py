@@ -431,7 +431,8 @@ class TestNotes:
             """, jobs=[])
         server = service(s, "server")
         assert server.environment["DB_HOSTNAME"] == "database" and server.environment["DB_USERNAME"] == "postgres"
-        assert server.environment["DB_URL"] == "postgres://postgres:pw@database:5432/immich_postgres"
+        assert s.stack_secret_values[server.secrets["DB_URL"].stack_secret] == \
+            "postgres://postgres:pw@database:5432/immich_postgres"  # a credential: a stack-owned secret
         assert service(s, "database").port == 5432 and service(s, "immich-machine-learning").port == 3003
         assert "port 5432 assumed" in notes(s)
 
@@ -485,6 +486,21 @@ class TestRefused:
         """A refused compose file stops settings loading, which runs before any resource (settings/model.py)."""
         with pytest.raises(SettingsError):
             load(tmp_path, json.dumps({"services": {"w": {"image": "x/y:1", "privileged": True}}}))
+
+
+@pytest.mark.parametrize("name,value,moved", [
+    ("POSTGRES_PASSWORD", "example", True), ("MYSQL_ROOT_PASSWORD", "x", True), ("SECRET_KEY_BASE", "x", True),
+    ("AUTHENTIK_SECRET_KEY", "x", True), ("DB_PASS", "x", True), ("API_KEY", "x", True),
+    ("DATABASE_URL", "postgres://u:p@db:5432/app", True), ("POSTGRES_PASSWORD_FILE", "/run/secrets/pw", False),
+    ("POSTGRES_USER", "postgres", False), ("TOKEN_TTL", "300", False), ("PWD", "/app", False),
+    ("REDIS_URL", "redis://redis:6379", False)])
+def test_credentials_in_environment_become_stack_secrets(tmp_path: Path, name: str, value: str, moved: bool) -> None:
+    """WordPress with MySQL (awesome-compose) sets its passwords in plain environment."""
+    s = load(tmp_path, json.dumps({"services": {"db": {"image": "mariadb:10.11", "environment": {name: value}}}}))
+    db = s.services[0]
+    assert (name in db.secrets) is moved and (name in db.environment) is not moved
+    if moved:
+        assert s.stack_secret_values[db.secrets[name].stack_secret] == value
 
 
 def test_explicit_entries_win(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from settings.compose.context import CACHE_DIR, MapContext, Report
+from settings.compose.credentials import move_credentials
 from settings.compose.names import infer_ports, rewrite_names
 from settings.compose.project import Project, depends_on, load_project
 from settings.compose.services import ServiceMapper, workload_name
@@ -93,6 +94,7 @@ def analyse(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str]
     kinds = _assign(project, entries, secret_files, as_jobs, result)
     rewrite_names(project, {n: e for n, e in entries.items() if kinds.get(n) != "init"}, result.reports, kinds,
                   namespace)
+    move_credentials([*result.services, *result.jobs], result.reports, result.origins, ctx.secret_values)
     result.volumes, result.secret_values = ctx.volumes, ctx.secret_values
     return result
 
