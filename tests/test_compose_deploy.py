@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.support import IMAGE, TASK_DEF, preview, task_definition_problems
+from tests.support import IMAGE, ROOT, TASK_DEF, preview, task_definition_problems
 
 HUB = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
 GHCR = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf"
@@ -82,10 +83,6 @@ COMPOSE = """
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import yaml
-
-    from tests.support import ROOT
-
     directory = tmp_path_factory.mktemp("compose-app")
     for name in ("Pulumi.yaml", "__main__.py"):
         (directory / name).write_text((ROOT / name).read_text())
@@ -187,3 +184,20 @@ def test_report_per_compose_service(report: dict[str, Any]) -> None:
                  "of web", "compose: services.report: job report", "compose: services.cache: port 6379 assumed",
                  "compose: services.db: shm_size left out"):
         assert any(n.startswith(line) for n in notes), line
+
+
+def test_preview_shows_each_compose_service(report: dict[str, Any]) -> None:
+    """`python -m tools.preview --stack S`: a section per compose service (and `compose` in --json)."""
+    import io
+
+    from tools.preview.render import render
+
+    by_name = {c["service"]: c for c in report["compose"]}
+    assert by_name["migrate"]["becomes"].startswith("init container migrate of web")
+    assert any(n.startswith("shm_size left out") for n in by_name["db"]["notes"])
+    out = io.StringIO()
+    render({k: v for k, v in report.items() if k != "directory"}, out)
+    text = out.getvalue()
+    section = text[text.index("Compose services"):]
+    assert "    services.web: service web (mapped: build, command, environment, ports" in section
+    assert "        - stop_grace_period 3m became stopTimeout 120" in section

@@ -19,7 +19,7 @@ from typing import Any
 from tools import cost
 from tools.preview import policies
 from tools.preview.projectconfig import ProjectError, load_project
-from tools.preview.render import render
+from tools.preview.render import compose_services, render
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -65,6 +65,7 @@ def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = 
         raise PreviewFailed(result["error"])
     return {"project": project.name, "stack": stack, "mode": mode, "resources": result["resources"],
             "outputs": result["outputs"], "violations": [], "notes": result["notes"],
+            "compose": compose_services(result["notes"]),
             "_region": region, "_config": project.config}
 
 
