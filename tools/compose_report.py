@@ -1,6 +1,6 @@
 """Measure the docker-compose importer on real files: per file, imported or refused (and why), and the notes.
 
-    python -m tools.compose_report PATH... [--credentials dockerhub,ghcr] [--region us-east-1] [--json]
+    python -m tools.compose_report PATH... [--credentials dockerhub,ghcr] [--profiles a,b] [--region R] [--json]
 
 Each PATH is a compose file, or a directory searched recursively for the file `docker compose` would
 pick in each folder (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml). Every file is
@@ -42,9 +42,9 @@ def compose_files(paths: list[str]) -> list[Path]:
     return out
 
 
-def measure(path: Path, credentials: list[str], region: str) -> dict[str, Any]:
+def measure(path: Path, credentials: list[str], region: str, profiles: list[str] | None = None) -> dict[str, Any]:
     """Load one compose file as a stack's only setting; what it became, or why not."""
-    data: dict[str, Any] = {"compose": {"file": path.name}}
+    data: dict[str, Any] = {"compose": {"file": path.name, **({"profiles": profiles} if profiles else {})}}
     if credentials:
         data["repository"] = {"upstreamCredentials": {k: _CREDENTIAL.format(region=region, key=k)
                                                       for k in credentials}}
@@ -84,11 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="compose files or directories")
     parser.add_argument("--credentials", default="", help="upstream credentials the stack has: dockerhub,ghcr,...")
+    parser.add_argument("--profiles", default="", help="compose profiles to enable: a,b or *")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     credentials = [c for c in args.credentials.split(",") if c]
-    rows = [measure(p, credentials, args.region) for p in compose_files(args.paths)]
+    profiles = [p for p in args.profiles.split(",") if p]
+    rows = [measure(p, credentials, args.region, profiles) for p in compose_files(args.paths)]
     summary = totals(rows)
     if args.json:
         print(json.dumps({"files": rows, "totals": summary}, indent=1))

@@ -139,7 +139,7 @@ class StorageMapper:
             return
         path = Path(os.path.expanduser(source)) if source.startswith("~") else self.ctx.project.directory / source
         path = _norm(path)
-        project = _norm(self.ctx.project.directory)
+        project = _norm(self.ctx.base_dir)  # the Pulumi project: what a build can copy from
         if source.startswith("~") or not path.is_relative_to(project):
             raise Refused(f"volumes: {source}: a host path outside the project, which a Fargate task cannot see; put "
                           "the files in the project (they are then baked into the image) or use a named volume")
