@@ -87,6 +87,7 @@ class Settings(Model):
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
     _notes: tuple[str, ...] = PrivateAttr(())
     _compose_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+    _compose_origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -106,7 +107,8 @@ class Settings(Model):
             result = compose.load({**spec.model_dump(by_alias=True), "files": spec.paths}, base,
                                   credentials=credential_keys(data.get("repository")),
                                   partition=partition_of(ctx.get("region") or "us-east-1"),
-                                  namespace=_namespace(data, ctx))
+                                  namespace=_namespace(data, ctx),
+                                  explicit_volumes=frozenset(data.get("volumes") or {}))
         except compose.ComposeError as exc:
             raise SettingsError([f"compose: {shown}: {line}" for line in str(exc).splitlines()]) from None
         notes = result.report_lines()
@@ -123,6 +125,7 @@ class Settings(Model):
             raise SettingsError([f"compose: {shown}: secretValues.{clash[0]}: the compose secret stored under this "
                                  "key clashes with a key of secretValues; rename that key"])
         ctx["compose_secret_values"] = result.secret_values
+        ctx["compose_origins"] = result.origins
         ctx.setdefault("notes", []).extend(notes)
         return data
 
@@ -147,6 +150,7 @@ class Settings(Model):
                 setattr(self, f"_{attr}", ctx[attr])
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
         self._compose_secrets = dict(ctx.get("compose_secret_values") or {})
+        self._compose_origins = dict(ctx.get("compose_origins") or {})
         self._check_names()
         self._check_services()
         image_notes = self._check_images()
@@ -158,6 +162,11 @@ class Settings(Model):
                                                           "and alarms publish to a topic of their own region")
         self._notes = (*ctx.get("notes", ()), *image_notes, *self._workload_notes(), *volume_notes)
         return self
+
+    def _where(self, kind: str, index: int, workload: WorkloadSettings) -> str:
+        """How a note names a workload: its compose service when it came from one, else its entry."""
+        origin = self._compose_origins.get(workload.name)
+        return f"compose: services.{origin}" if origin else f"{kind}[{index}] ({workload.name})"
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
@@ -186,7 +195,7 @@ class Settings(Model):
         notes = []
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                where = f"{kind}[{i}] ({w.name})"
+                where = self._where(kind, i, w)
                 if w.exec and w.readonly_root_filesystem:
                     notes.append(f"{where}: exec is on, so its root filesystem is writable: AWS documents a read-only "
                                  "root as unsupported with ECS Exec (the agent writes to it); "
@@ -236,7 +245,8 @@ class Settings(Model):
             for i, w in enumerate(items):
                 for path, container in w.containers:
                     img = container.image
-                    where = key_path((kind, i, *path, "image"))
+                    where = (f"{self._where(kind, i, w)}: " + key_path((*path, "image"))
+                             if w.name in self._compose_origins else key_path((kind, i, *path, "image")))
                     ref = img.reference
                     if img.public and ref is not None:
                         upstream = upstream_for(ref.host)

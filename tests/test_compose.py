@@ -212,7 +212,7 @@ class TestFiles:
     def test_settings_volumes_win(self, tmp_path: Path) -> None:
         s = load(tmp_path, "services:\n  db: {image: 'postgres:16.4', volumes: ['pg:/data']}\nvolumes: {pg: {}}\n",
                  settings={"volumes": {"pg": {"uid": 999, "gid": 999}}})
-        assert s.volumes["pg"].uid == 999 and "volume 'pg' is also in the settings' volumes" in notes(s)
+        assert s.volumes["pg"].uid == 999 and "with the uid and gid of volumes.pg in the settings" in notes(s)
 
     def test_tmpfs_and_missing_bind_source(self, tmp_path: Path) -> None:
         """Paperless-ngx's read-only hardening shape: tmpfs for /run and /tmp."""

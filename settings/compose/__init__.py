@@ -55,7 +55,8 @@ class ComposeResult:
 
 
 def analyse(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str] = frozenset(),
-            partition: str = "aws", namespace: str | None = None) -> ComposeResult:
+            partition: str = "aws", namespace: str | None = None,
+            explicit_volumes: frozenset[str] = frozenset()) -> ComposeResult:
     """Map a project (the `compose` setting: files, profiles, jobs, secrets); refusals are in the result, not raised.
 
     ComposeError for what stops compose itself (unreadable files, a required variable, a bad reference).
@@ -75,7 +76,8 @@ def analyse(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str]
     if missing:
         raise ComposeError(f"jobs: {', '.join(missing)} not a service of the project; it has "
                            f"{', '.join(sorted(project.services))}")
-    ctx = MapContext(project, base_dir, credentials, partition, dict(spec.get("secrets") or {}))
+    ctx = MapContext(project, base_dir, credentials, partition, dict(spec.get("secrets") or {}),
+                     explicit_volumes=explicit_volumes)
     entries, secret_files = {}, {}
     seen: dict[str, str] = {}
     for name, svc in project.services.items():
@@ -168,9 +170,11 @@ def _init_container(entry: dict[str, Any], report: Report) -> dict[str, Any]:
 
 
 def load(spec: dict[str, Any], base_dir: Path, *, credentials: frozenset[str] = frozenset(),
-         partition: str = "aws", namespace: str | None = None) -> ComposeResult:
+         partition: str = "aws", namespace: str | None = None,
+         explicit_volumes: frozenset[str] = frozenset()) -> ComposeResult:
     """`analyse`, raising ComposeError (every refusal, one line each) when anything is refused."""
-    result = analyse(spec, base_dir, credentials=credentials, partition=partition, namespace=namespace)
+    result = analyse(spec, base_dir, credentials=credentials, partition=partition, namespace=namespace,
+                     explicit_volumes=explicit_volumes)
     if result.refusals:
         raise ComposeError("\n".join(result.refusals))
     return result

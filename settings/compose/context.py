@@ -53,6 +53,7 @@ class MapContext:
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
     volume_users: dict[str, str] = field(default_factory=dict)
     secret_values: dict[str, str] = field(default_factory=dict)
+    explicit_volumes: frozenset[str] = frozenset()  # keys of the settings' own `volumes`, which win
 
     @property
     def cache_dir(self) -> Path:

@@ -104,7 +104,12 @@ class StorageMapper:
         user = str(self.entry.get("user") or "")
         uid, _, gid = user.partition(":")
         numeric = uid.isdigit() and int(uid) > 0 and (not gid or gid.isdigit() and int(gid) > 0)
-        if key not in self.ctx.volumes:
+        if key in self.ctx.explicit_volumes:
+            if key not in self.ctx.volume_users:
+                self.ctx.volume_users[key] = self.m.compose_name
+                self.m.note(f"volume {source} is the EFS volume {key!r}, with the uid and gid of volumes.{key} in the "
+                            "settings")
+        elif key not in self.ctx.volumes:
             owner = (int(uid), int(gid or uid)) if numeric else (_DEFAULT_UID, _DEFAULT_UID)
             self.ctx.volumes[key] = {"uid": owner[0], "gid": owner[1]}
             self.ctx.volume_users[key] = self.m.compose_name
