@@ -65,10 +65,16 @@ platform = WorkloadPlatform(
     images=images.images, file_system=file_system.refs if file_system else None,
     clients_security_group_id=mesh.clients_group_id if mesh else None, stack_secrets=secrets,
     dns_namespace=settings.dns_namespace if discovery else None,
-    registry_arns=discovery.registry_arns if discovery else {})
+    registry_arns=discovery.registry_arns if discovery else {},
+    # a task run during `up` (beforeDeploy) may read the stack's secrets or mount its volumes
+    task_prerequisites=[r for r in (network, bucket, secrets, file_system) if r is not None])
 
-workload_args = {w.name: WorkloadArgs(platform, w, images.images[w.name]) for w in settings.workloads}
+workload_args = {job.name: WorkloadArgs(platform, job, images.images[job.name]) for job in settings.jobs}
 jobs = {job.name: FargateJob(f"job-{job.name}", workload_args[job.name]) for job in settings.jobs}
+workload_args |= {svc.name: WorkloadArgs(
+    platform, svc, images.images[svc.name],
+    before_deploy_job=jobs[svc.before_deploy.job] if svc.before_deploy and svc.before_deploy.job else None)
+    for svc in settings.services}
 services = {svc.name: FargateService(f"service-{svc.name}", workload_args[svc.name]) for svc in settings.services}
 if file_system:
     mounting = [name for name, a in workload_args.items() if mounted_volumes(a)]

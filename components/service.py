@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from components.mesh import rule_suffix
+from components.migration import before_deploy
 from components.platform import WorkloadArgs
 from components.workload import WorkloadParts, create_workload
 from settings import AutoscalingSettings, ServiceSettings
@@ -36,7 +37,8 @@ def autoscaling_policies(scaling: AutoscalingSettings) -> list[tuple[str, str, f
 class FargateService(pulumi.ComponentResource):
     """One service: workload parts, ECS service, optional ALB and autoscaling.
 
-    Attributes: parts, service, load_balancer (or None), outputs (the `services` stack output entry).
+    Attributes: parts, migration (the `beforeDeploy` step, or None), service, load_balancer (or None),
+    outputs (the `services` stack output entry).
     """
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None):
@@ -48,6 +50,9 @@ class FargateService(pulumi.ComponentResource):
         self._settings: ServiceSettings = args.workload
         self._platform = args.platform
         self.parts: WorkloadParts = create_workload(self, name, args)
+        # beforeDeploy: a task run between the new task definition and the service's move to it (the service
+        # depends on it, so a failed run leaves the service on its current task definition).
+        self.migration = before_deploy(self, name, args, self.parts)
         self.load_balancer: ServiceLoadBalancer | None = None
         if self._settings.load_balancer is not None and self._settings.primary_port is not None:
             self.load_balancer = self._create_load_balancer()
@@ -135,7 +140,7 @@ class FargateService(pulumi.ComponentResource):
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
         # The cluster (with its capacity providers) exists first and goes last on destroy.
-        depends = [r for r in (self.load_balancer, self._platform.cluster) if r is not None]
+        depends = [r for r in (self.load_balancer, self._platform.cluster, self.migration) if r is not None]
         groups = [self.parts.security_group.id]
         if self._platform.mesh_security_group_id is not None:
             groups.append(self._platform.mesh_security_group_id)
