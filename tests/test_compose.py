@@ -503,6 +503,27 @@ def test_credentials_in_environment_become_stack_secrets(tmp_path: Path, name: s
         assert s.stack_secret_values[db.secrets[name].stack_secret] == value
 
 
+#: Names in the shapes of real compose files (Sentry self-hosted's seaweedfs, Prowler's API, Docker Mailserver,
+#: Authentik, Nextcloud), and values: whatever the pack refuses in plain environment, the importer moves.
+PACK_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA", "SSH_KEY", "SSH_PRIVATE_KEY",
+              "DJANGO_OUTPUT_S3_AWS_SECRET_ACCESS_KEY", "DJANGO_OUTPUT_S3_AWS_SESSION_TOKEN", "DJANGO_TOKEN_SIGNING_KEY",
+              "RELAY_PASSWORD", "SASLAUTHD_LDAP_PASSWORD", "SRS_SECRET", "AUTHENTIK_SECRET_KEY", "MYSQL_PWD",
+              "OAUTH_CLIENTSECRET", "APIKEY", "GITHUB_TOKEN", "DB_PASS", "SECRET_KEY_BASE", "LICENSE_KEY",
+              "DJANGO_ACCESS_TOKEN_LIFETIME", "PASSWORD_MIN_LENGTH", "DB_PASSWORD_FILE", "CACHE_KEY", "PWD"]
+PACK_VALUES = ["AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE", "postgres://app:hunter2@db:5432/app",
+               "ghp_" + "a" * 36, "xoxb-1234567890-abcdef", "-----BEGIN RSA PRIVATE KEY-----"]
+
+
+def test_the_importer_moves_everything_the_pack_refuses() -> None:
+    from policy.policies.ecs import env_problem
+    from settings.compose.credentials import credential
+    for name in PACK_NAMES:
+        refused = env_problem([{"name": name, "value": "x"}]) is not None
+        assert not refused or credential(name, "x"), name
+    for value in PACK_VALUES:
+        assert env_problem([{"name": "V", "value": value}]) is not None and credential("V", value), value
+
+
 def test_explicit_entries_win(tmp_path: Path) -> None:
     s = load(tmp_path, "services:\n  report: {image: 'x/report:1'}\n", jobs=["report"],
              settings={"jobs": [{"name": "report", "schedule": "rate(1 day)", "cpu": 1024}]})

@@ -17,20 +17,26 @@ from settings.compose.context import Report
 
 #: A name that holds a credential: one of these words, as a whole word of the name (DB_PASSWORD, SECRET_KEY_BASE).
 _WORDS = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|CREDENTIALS?|(?:API|PRIVATE|SECRET|ACCESS|AUTH"
-                    r"|ENCRYPTION|SIGNING|MASTER|LICENSE|HMAC|SESSION)_?KEY|CLIENT_?SECRET)(?:_|$)|.+_(?:PASS|PWD)$",
+                    r"|ENCRYPTION|SIGNING|MASTER|LICENSE|HMAC|SESSION|SSH)_?KEY|CLIENT_?SECRET)(?:_|$)|.+_(?:PASS|PWD)$",
                     re.I)
+#: Names that hold credentials though a word of theirs says otherwise (AWS Config's ecs-no-environment-secrets).
+_EXPLICIT = frozenset({"AWS_ACCESS_KEY_ID", "ECS_ENGINE_AUTH_DATA"})
 #: A last word that says the variable describes a credential rather than holds it (DB_PASSWORD_FILE, TOKEN_TTL).
 _DESCRIBES = re.compile(r"_(?:FILE|PATH|DIR|URL|URI|HOST|PORT|NAME|ID|ARN|TTL|LENGTH|MIN|MAX|SECONDS|TIMEOUT|ENABLED"
-                        r"|TYPE|HEADER|EXPIRY|ENDPOINT|ALGORITHM|MODE|LEVEL)$", re.I)
-#: A value that carries a credential: a URL with a password, an AWS key id, a private key.
-_VALUE = re.compile(r"://[^/\s:@]+:[^/\s@]+@|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY")
+                        r"|TYPE|HEADER|EXPIRY|ENDPOINT|ALGORITHM|MODE|LEVEL|LIFETIME|DURATION)$", re.I)
+#: A value that carries a credential: a URL with a password, an AWS key id, a private key, a GitHub or Slack token.
+#: Names and values the pack's ecs-no-secrets-in-environment refuses are all caught here (tests/test_compose.py
+#: checks it), so an import never fails the pack on a credential it could have moved.
+_VALUE = re.compile(r"://[^/\s:@]+:[^/\s@]+@|A[KS]IA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}"
+                    r"|xox[abprs]-[A-Za-z0-9-]{10,}")
 
 
 def credential(name: str, value: str) -> bool:
     """True when a plain variable holds a credential, by its name or its value."""
     if value.startswith(("arn:", "/", "./")):
         return False  # it points at a secret instead of holding it
-    return bool(_VALUE.search(value)) or (bool(_WORDS.search(name)) and not _DESCRIBES.search(name))
+    return (name.upper() in _EXPLICIT or bool(_VALUE.search(value))
+            or (bool(_WORDS.search(name)) and not _DESCRIBES.search(name)))
 
 
 def move_credentials(entries: list[dict[str, Any]], reports: dict[str, Report], origins: dict[str, str],
