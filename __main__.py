@@ -44,8 +44,8 @@ mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
 named = [s.name for s in settings.services if s.service_ports]
 discovery = (ServiceDiscovery("discovery", ServiceDiscoveryArgs(
     context, settings.dns_namespace, network.vpc_id, named, settings.protect, settings.stack_tags)) if named else None)
-secrets = (StackSecrets("secrets", StackSecretsArgs(context, settings.secret_values, settings.stack_tags))
-           if settings.secret_values else None)
+secrets = (StackSecrets("secrets", StackSecretsArgs(context, settings.stack_secret_values, settings.stack_tags))
+           if settings.stack_secret_values else None)
 file_system = (SharedFileSystem("volumes", SharedFileSystemArgs.from_settings(
     settings, context, network.vpc_id, network.private_subnet_ids,
     network_args.availability_zones or adopted_subnet_zones(network_args.existing.private_subnet_ids)))

@@ -7,13 +7,14 @@ ports and mounts are in settings/containers.py.
 from __future__ import annotations
 
 import ipaddress
+import os
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from settings.base import FARGATE_MEMORY, Model, Port, check_key_arns, check_unique, shown
+from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_key_arns, check_unique, shown
 from settings.containers import (
     CONTAINER_TABLE,
     ContainerSettings,
@@ -28,7 +29,7 @@ from settings.containers import (
 from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
-from settings.patterns import ACM_ARN, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
+from settings.patterns import ACM_ARN, ENV_NAME, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
 from settings.schedules import parse_schedule
 
 
@@ -37,6 +38,10 @@ class BuildSettings(Model):
 
     context: str = Field(description="the build context, relative to the project")
     dockerfile: str = Field("Dockerfile", description="the Dockerfile, relative to the context")
+    target: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", json_schema_extra=shown("the last stage"),
+                               description="the stage of a multi-stage Dockerfile to build")
+    args: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
+        "build arguments (`--build-arg`); part of the image's tag"))
 
 
 class ImageSettings(Model):
@@ -128,7 +133,7 @@ class ImageSettings(Model):
             if not context.is_dir():
                 raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
                                                          "(paths are relative to the project directory)")
-            if not (context / self.build.dockerfile).is_file():
+            if not Path(os.path.normpath(context / self.build.dockerfile)).is_file():  # `..` read lexically
                 raise SettingError(("build", "dockerfile"),
                                    f"{self.build.dockerfile!r} not found in {self.build.context!r}")
         return self
@@ -150,7 +155,7 @@ class HealthCheckSettings(Model):
 
     command: list[str] = Field(min_length=2, description="`[CMD, ...]` or `[CMD-SHELL, ...]`")
     interval: int = Field(30, ge=5, le=300, description="seconds between checks")
-    timeout: int = Field(5, ge=2, le=120, description="seconds a check may take")
+    timeout: int = Field(5, ge=2, le=60, description="seconds a check may take (ECS API reference, HealthCheck)")
     retries: int = Field(3, ge=1, le=10, description="failures before the container is unhealthy")
     start_period: int = Field(0, ge=0, le=300, description="seconds of grace after start")
 

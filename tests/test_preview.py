@@ -103,7 +103,9 @@ class TestJsonContract:
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
         report = result.report
-        assert set(report) == {"project", "stack", "mode", "resources", "outputs", "violations", "notes", "cost"}
+        assert set(report) == {"project", "stack", "mode", "resources", "outputs", "violations", "notes", "compose",
+                               "cost"}
+        assert report["compose"] == []  # no compose file in dev
         assert (report["project"], report["stack"], report["mode"]) == ("private-fargate", "dev", "preview")
         assert report["violations"] == [] and isinstance(report["notes"], list)
         assert set(report["cost"]) >= {"region", "currency", "monthly", "items", "assumptions"}
