@@ -506,7 +506,8 @@ def test_credentials_in_environment_become_stack_secrets(tmp_path: Path, name: s
 #: Names in the shapes of real compose files (Sentry self-hosted's seaweedfs, Prowler's API, Docker Mailserver,
 #: Authentik, Nextcloud), and values: whatever the pack refuses in plain environment, the importer moves.
 PACK_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA", "SSH_KEY", "SSH_PRIVATE_KEY",
-              "DJANGO_OUTPUT_S3_AWS_SECRET_ACCESS_KEY", "DJANGO_OUTPUT_S3_AWS_SESSION_TOKEN", "DJANGO_TOKEN_SIGNING_KEY",
+              "DJANGO_OUTPUT_S3_AWS_SECRET_ACCESS_KEY", "DJANGO_OUTPUT_S3_AWS_SESSION_TOKEN",
+              "DJANGO_TOKEN_SIGNING_KEY",
               "RELAY_PASSWORD", "SASLAUTHD_LDAP_PASSWORD", "SRS_SECRET", "AUTHENTIK_SECRET_KEY", "MYSQL_PWD",
               "OAUTH_CLIENTSECRET", "APIKEY", "GITHUB_TOKEN", "DB_PASS", "SECRET_KEY_BASE", "LICENSE_KEY",
               "DJANGO_ACCESS_TOKEN_LIFETIME", "PASSWORD_MIN_LENGTH", "DB_PASSWORD_FILE", "CACHE_KEY", "PWD"]

@@ -27,8 +27,8 @@ _DESCRIBES = re.compile(r"_(?:FILE|PATH|DIR|URL|URI|HOST|PORT|NAME|ID|ARN|TTL|LE
 #: A value that carries a credential: a URL with a password, an AWS key id, a private key, a GitHub or Slack token.
 #: Names and values the pack's ecs-no-secrets-in-environment refuses are all caught here (tests/test_compose.py
 #: checks it), so an import never fails the pack on a credential it could have moved.
-_VALUE = re.compile(r"://[^/\s:@]+:[^/\s@]+@|A[KS]IA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}"
-                    r"|xox[abprs]-[A-Za-z0-9-]{10,}")
+_VALUE = re.compile(r"://[^/\s:@]+:[^/\s@]+@|A[KS]IA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY"
+                    r"|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}")
 
 
 def credential(name: str, value: str) -> bool:
