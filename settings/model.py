@@ -26,7 +26,7 @@ from pydantic import (
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
-from settings.patterns import PRIVATE_ECR_URI, TAG_KEY
+from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
     AlertsSettings,
@@ -37,6 +37,7 @@ from settings.stack import (
     OutputBucketSettings,
     RepositorySettings,
 )
+from settings.workers import WorkerSettings
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
@@ -59,6 +60,8 @@ class Settings(Model):
     cost: CostSettings = Field(CostSettings(), description="usage assumptions of the cost estimate")
     services: list[ServiceSettings] = Field([], description="long-running workloads (keys below)")
     jobs: list[JobSettings] = Field([], description="scheduled or on-demand tasks (keys below)")
+    workers: list[WorkerSettings] = Field([], description=(
+        "services that drain an SQS queue the stack creates, scaled on its backlog from zero (keys below)"))
     compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
     alerts: AlertsSettings | None = Field(None, description=(
         "failed jobs, rolled-back deployments, missed runs, thin services"))
@@ -110,6 +113,7 @@ class Settings(Model):
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
         self._check_names()
         self._check_services()
+        self._check_rollback_alarms()
         self._check_images()
         self._check_secret_regions()
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
@@ -120,7 +124,7 @@ class Settings(Model):
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
-        return [("services", list(self.services)), ("jobs", list(self.jobs))]
+        return [("services", list(self.services)), ("jobs", list(self.jobs)), ("workers", list(self.workers))]
 
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
@@ -171,6 +175,21 @@ class Settings(Model):
                 raise SettingError(("services", i, "loadBalancer", "scheme"),
                                    "internet-facing is not supported with network.existing (no public subnets "
                                    "are created in an existing VPC); use internal")
+
+    def _check_rollback_alarms(self) -> None:
+        """ECS deployment alarms are alarms of this stack (by name) or of this region (by ARN)."""
+        prefix = f"{self._project}-{self._stack}-"
+        for i, svc in enumerate(self.services):
+            for j, alarm in enumerate(svc.rollback_on.alarms if svc.rollback_on else []):
+                where = ("services", i, "rollbackOn", "alarms", j)
+                arn = ALARM_ARN.match(alarm)
+                if arn is not None and arn.group(1) != self._region:
+                    raise SettingError(where, f"the alarm is in {arn.group(1)} but the stack is in {self._region}; "
+                                              "ECS reads deployment alarms of its own region")
+                if arn is None and not alarm.startswith(prefix):
+                    raise SettingError(where, f"{alarm!r} is not an alarm of this stack (names start with {prefix!r}); "
+                                              "give another alarm by its ARN (arn:aws:cloudwatch:<region>:<account>:"
+                                              "alarm:<name>)")
 
     def _check_images(self) -> None:
         for kind, items in self._kinds():
@@ -232,8 +251,8 @@ class Settings(Model):
 
     @property
     def workloads(self) -> list[WorkloadSettings]:
-        """Services then jobs."""
-        return [*self.services, *self.jobs]
+        """Services, jobs, then workers."""
+        return [*self.services, *self.jobs, *self.workers]
 
     @property
     def stack_tags(self) -> dict[str, str]:

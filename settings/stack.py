@@ -177,6 +177,11 @@ class CostSettings(Model):
     log_ingest_gb_per_month: float = Field(1, ge=0, description="log ingestion assumed by the estimate")
     endpoint_data_gb_per_month: float = Field(10, ge=0, description=(
         "data through interface endpoints assumed by the estimate"))
+    worker_messages_per_month: float = Field(100_000, ge=0, description=(
+        "messages each worker receives a month, assumed by the estimate (SQS requests, busy task time)"))
+    worker_seconds_per_message: float = Field(1, ge=0, description=(
+        "task seconds one message takes, assumed by the estimate"))
+
 
 class ComposeSettings(Model):
     """`compose`: workloads from a docker-compose file (settings/compose.py maps them)."""
