@@ -3,7 +3,7 @@
 import pulumi
 
 from components.access_logs import AccessLogBucket, AccessLogBucketArgs
-from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal
+from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal, alerts_topic_arn
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.context import StackContext
 from components.contract import OUTPUTS_VERSION, export_outputs
@@ -14,6 +14,7 @@ from components.platform import WorkloadArgs, WorkloadPlatform
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
 from components.service import FargateService
 from components.storage import OutputBucket, OutputBucketArgs
+from components.worker import FargateWorker
 from settings import Settings
 
 settings = Settings.load()
@@ -45,20 +46,23 @@ platform = WorkloadPlatform(
     log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
     cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
     mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
-    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None)
+    access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None,
+    alerts_topic_arn=alerts_topic_arn(context, settings.alerts))
 
 jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
         for job in settings.jobs}
 services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(platform, svc, images.images[svc.name]))
             for svc in settings.services}
+workers = {w.name: FargateWorker(f"worker-{w.name}", WorkloadArgs(platform, w, images.images[w.name]))
+           for w in settings.workers}
 if settings.alerts:
     Alerts("alerts", AlertsArgs(
         context, cluster.name, emails=settings.alerts.email, topic_arn=settings.alerts.sns_topic_arn,
-        jobs=[JobSignal(name, job.family, job.log_group_name, name, job.dead_letter_queue)
-              for name, job in jobs.items()],
+        jobs=[JobSignal(name, job.family, job.log_group_name, name, job.dead_letter_queue, job.runner.arn,
+                        job.runner.role_name) for name, job in jobs.items()],
         services=[ServiceSignal(s.name, s.autoscaling.min if s.autoscaling else s.desired_count)
                   for s in settings.services],
-        tags=settings.stack_tags))
+        tags=settings.stack_tags, after=[job.runner.role for job in jobs.values()]))
 
 export_outputs({
     "outputsVersion": OUTPUTS_VERSION, "region": context.region, "vpcId": network.vpc_id, "vpcCidr": network.vpc_cidr,
@@ -69,4 +73,5 @@ export_outputs({
     "clusterName": cluster.name, "clusterArn": cluster.arn, "outputBucketName": bucket.name if bucket else None,
     "jobs": {name: job.outputs for name, job in jobs.items()},
     "services": {name: service.outputs for name, service in services.items()},
+    "workers": {name: worker.outputs for name, worker in workers.items()},
 })

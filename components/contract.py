@@ -42,9 +42,10 @@ STACK_OUTPUTS = (
     OutputSpec("outputBucketName", "string or null", "the results bucket (null when disabled)"),
     OutputSpec("jobs", "map name -> workload", "the jobs, in the workload shape below"),
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
+    OutputSpec("workers", "map name -> worker", "the queue workers: the workload shape plus the worker keys below"),
 )
 
-#: One entry of `jobs` or `services`: the same keys for both, null where a key does not apply.
+#: One entry of `jobs`, `services` or `workers`: the same keys for all, null where a key does not apply.
 WORKLOAD_OUTPUTS = (
     OutputSpec("taskDefinitionArn", "string", "the task definition (its current revision)"),
     OutputSpec("containerName", "string", "the main container (for overrides)"),
@@ -58,6 +59,15 @@ WORKLOAD_OUTPUTS = (
     OutputSpec("serviceName", "string or null", "services; null for jobs"),
     OutputSpec("url", "string or null", "services with a load balancer (`https://` with a certificate, else "
                                         "`http://`); else null"),
+    OutputSpec("stateMachineArn", "string or null", "jobs: the state machine every run goes through (schedules "
+                                                    "start it; `tools.run_task --via-schedule` too); else null"),
+)
+
+#: What a worker adds to the workload shape (its serviceName is set, like a service's).
+WORKER_OUTPUTS = (
+    OutputSpec("queueUrl", "string", "the queue to send the worker's messages to (its tasks read `QUEUE_URL`)"),
+    OutputSpec("queueArn", "string", "that queue's ARN (for producers' IAM policies)"),
+    OutputSpec("deadLetterQueueUrl", "string", "where messages go after `maxReceiveCount` failed receives"),
 )
 
 

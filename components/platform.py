@@ -29,6 +29,8 @@ class WorkloadPlatform:
     cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
+    alerts_topic_arn: the alerts topic (known at preview) when `alerts` is set: job state machines and
+    worker alarms publish to it.
     """
 
     context: StackContext
@@ -53,6 +55,7 @@ class WorkloadPlatform:
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    alerts_topic_arn: str | None = None
 
 
 @dataclass(frozen=True)

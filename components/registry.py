@@ -124,7 +124,7 @@ class ImageResolver:
         self.images: dict[str, ResolvedImage] = {}
         self._hosts: set[str] = set()
         self._tags: dict[tuple[str, str, str], str] = {}
-        for kind, items in (("services", settings.services), ("jobs", settings.jobs)):
+        for kind, items in (("services", settings.services), ("jobs", settings.jobs), ("workers", settings.workers)):
             for i, workload in enumerate(items):
                 self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
 

@@ -47,7 +47,7 @@ class WorkloadParts:
                 "securityGroupId": self.security_group.id, "logGroupName": args.log_group_name,
                 "logStreamPrefix": args.name, "subnetIds": list(args.platform.subnet_ids),
                 "capacityProviderStrategy": self.capacity_provider_strategy,
-                "scheduleArn": None, "serviceName": None, "url": None}
+                "scheduleArn": None, "serviceName": None, "url": None, "stateMachineArn": None}
 
 
 def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> WorkloadParts:

@@ -135,6 +135,8 @@ class Cloud:
             "Cluster": f"arn:{p}:ecs:{r}:{a}:cluster/{physical}",
             "Repository": f"arn:{p}:ecr:{r}:{a}:repository/{physical}",
             "Schedule": f"arn:{p}:scheduler:{r}:{a}:schedule/default/{physical}",
+            "StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{physical}",
+            "MetricAlarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{physical}",
         }
         if rtype in special:
             return special[rtype]
@@ -176,6 +178,10 @@ def _load_balancer(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: 
             "zoneId": "Z35SXDOTRQ7X7K", "arnSuffix": f"app/{physical}/{digest[:16]}"}
 
 
+def _target_group(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    return {"arnSuffix": f"targetgroup/{physical}/{digest[:16]}"}
+
+
 def _task_definition(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
     family = inputs.get("family", physical)
     arn = f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:task-definition/{family}:1"
@@ -202,7 +208,7 @@ _ID_PREFIXES = {
 _EXTRAS = {
     "Vpc": _vpc, "VpcEndpoint": _vpc_endpoint, "Repository": _repository, "Bucket": _bucket,
     "BucketV2": _bucket, "LoadBalancer": _load_balancer, "TaskDefinition": _task_definition,
-    "Queue": _queue, "Service": _service,
+    "Queue": _queue, "Service": _service, "TargetGroup": _target_group,
 }
 _INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": Cloud._azs,
