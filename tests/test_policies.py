@@ -24,11 +24,12 @@ MANDATORY = {"ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "vpc-en
              "ecs-container-logging", "ecs-log-group-managed", "log-group-retention", "ecs-no-privileged",
              "ecs-no-secrets-in-environment", "ecr-image-scanning", "ecr-immutable-tags", "ecr-lifecycle-policy",
              "s3-block-public-access", "s3-tls-only", "security-group-no-public-ingress", "iam-no-wildcard-actions",
-             "log-group-kms-key-policy"}
+             "log-group-kms-key-policy", "sqs-encrypted", "sqs-tls-only"}
 ADVISORY = {"ecs-readonly-root-filesystem", "ecs-non-root-user", "ecs-execution-role-differs-from-task-role",
             "ecs-fargate-platform-latest", "ecs-cluster-container-insights", "ecs-service-circuit-breaker",
             "vpc-flow-logs", "default-security-group-closed", "ecr-kms-encryption", "log-group-kms",
-            "alb-drop-invalid-headers", "alb-https-only", "alb-access-logs", "images-from-private-ecr", "required-tags"}
+            "alb-drop-invalid-headers", "alb-https-only", "alb-access-logs", "images-from-private-ecr", "required-tags",
+            "sfn-logging"}
 ACCOUNT = "123456789012"
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/exec"
@@ -71,7 +72,7 @@ def task_def(name: str = "td", *containers: dict[str, Any], **extra: Any) -> dic
 class TestPackShape:
     def test_every_documented_policy_with_its_level(self) -> None:
         levels = {p.name: p.enforcement_level.value for p in POLICIES}
-        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == 31
+        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == 34
         assert {n for n, lv in levels.items() if lv == "mandatory"} == MANDATORY
 
     def test_config_schema_keys(self) -> None:

@@ -4,12 +4,12 @@ Importable as `policy.policies` (from the repository root: tests, tools.preview)
 (from inside policy/, as the Pulumi CLI runs the pack). `POLICIES` is what the pack is built from.
 """
 
-from . import alb, ecr, ecs, iam, kms_logs, logs, network, s3, tags
+from . import alb, ecr, ecs, iam, kms_logs, logs, network, s3, sfn, sqs, tags
 
 PACK_NAME = "private-fargate-guard"
 
 POLICIES = [*network.POLICIES, *ecs.POLICIES, *logs.POLICIES, *kms_logs.POLICIES,
             *ecr.POLICIES, *s3.POLICIES, *iam.POLICIES,
-            *alb.POLICIES, *tags.POLICIES]
+            *alb.POLICIES, *tags.POLICIES, *sqs.POLICIES, *sfn.POLICIES]
 
 __all__ = ["PACK_NAME", "POLICIES"]

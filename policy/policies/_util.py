@@ -94,7 +94,7 @@ def as_list(value: Any) -> list[Any]:
 
 def setting_hint(name: str) -> str:
     """Which setting of this project made a resource, from its Pulumi name ('' for other programs)."""
-    for prefix, setting in (("service-", "services"), ("job-", "jobs")):
+    for prefix, setting in (("service-", "services"), ("job-", "jobs"), ("worker-", "workers")):
         if name.startswith(prefix):
             workload = name[len(prefix):].split("-")[0]
             return f" (private-fargate setting: the {setting} entry `{workload}`)"

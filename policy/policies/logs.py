@@ -16,6 +16,7 @@ from ._util import UNKNOWN, Graph, config, container_definitions, setting_hint
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 
 
 def _log_group_managed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -38,11 +39,19 @@ def _log_group_managed(args: StackValidationArgs, report_violation: ReportViolat
                 report_violation(f"{td.name}: container {container.get('name')!r} logs to {group!r}, which is not a "
                                  "LogGroup of this stack: its retention and encryption are unmanaged. Declare the "
                                  f"log group here{setting_hint(td.name)}.", td.urn)
+    for machine in graph.of_type(STATE_MACHINE):  # execution logs: arn:...:log-group:<name>:*
+        destination = (machine.props.get("loggingConfiguration") or {}).get("logDestination")
+        group = destination.split(":log-group:", 1)[-1].removesuffix(":*") if isinstance(destination, str) else None
+        if group is not None and group not in names:
+            report_violation(f"{machine.name} logs its executions to {group!r}, which is not a LogGroup of this stack: "
+                             f"its retention is unmanaged. Declare the log group here{setting_hint(machine.name)}.",
+                             machine.urn)
 
 
 ecs_log_group_managed = StackValidationPolicy(
     name="ecs-log-group-managed",
-    description="Every awslogs-group names a LogGroup of the stack; awslogs-create-group is not used.",
+    description="Every awslogs-group and state machine log destination names a LogGroup of the stack; "
+                "awslogs-create-group is not used.",
     enforcement_level=EnforcementLevel.MANDATORY, validate=_log_group_managed)
 
 

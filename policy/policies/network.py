@@ -23,9 +23,11 @@ from ._util import (
     config,
     container_definitions,
     depends_on,
+    plain,
     setting_hint,
     strings_in,
 )
+from .sfn import STATE_MACHINE, network_of, run_task_launches
 
 SERVICE = ("aws:ecs/service:Service",)
 SCHEDULE = ("aws:scheduler/schedule:Schedule",)
@@ -64,7 +66,13 @@ class Launch:
 
 
 def launch_of(node: Node) -> Launch:
-    """The ECS part of a service, Scheduler schedule or EventBridge target (UNKNOWN where unknown)."""
+    """The ECS part of a service, Scheduler schedule, EventBridge target or state machine (UNKNOWN where unknown)."""
+    if node.type in STATE_MACHINE:  # its first ecs:runTask state (the definition depends on all it names)
+        found = run_task_launches(node.props.get("definition"))
+        if found is UNKNOWN or not found:
+            return Launch("definition", UNKNOWN, "definition", UNKNOWN, False)
+        return Launch("definition", network_of(found[0]), "definition", found[0].get("TaskDefinition"),
+                      found[0].get("EnableExecuteCommand") is True)
     if node.type in SERVICE:
         return Launch("networkConfiguration", node.props.get("networkConfiguration"), "taskDefinition",
                       node.props.get("taskDefinition"), node.props.get("enableExecuteCommand") is True)
@@ -86,6 +94,7 @@ def launchers(graph: Graph) -> list[Node]:
         if target is UNKNOWN or (isinstance(target, dict) and target.get("ecsParameters") is not None):
             out.append(node)
     out += [n for n in graph.of_type(*EVENT_TARGET) if n.props.get("ecsTarget") is not None]
+    out += [n for n in graph.of_type(*STATE_MACHINE) if run_task_launches(n.props.get("definition"))]
     return out
 
 
@@ -183,6 +192,9 @@ def _no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolatio
         net = ((props.get("target") or {}).get("ecsParameters") or {}).get("networkConfiguration") or {}
     elif args.resource_type in EVENT_TARGET:
         net = (props.get("ecsTarget") or {}).get("networkConfiguration") or {}
+    elif args.resource_type in STATE_MACHINE:
+        found = run_task_launches(plain(props).get("definition"))  # unknown at a first preview: judged once known
+        net = {"assignPublicIp": any(network_of(f)["assignPublicIp"] for f in found)} if found is not UNKNOWN else {}
     else:
         return
     if net.get("assignPublicIp") is True:
@@ -192,7 +204,8 @@ def _no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolatio
 
 ecs_service_no_public_ip = ResourceValidationPolicy(
     name="ecs-service-no-public-ip",
-    description="ECS services, Scheduler schedules and EventBridge ECS targets never give tasks a public IP.",
+    description="ECS services, Scheduler schedules, EventBridge ECS targets and state machines never give tasks a "
+                "public IP.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_no_public_ip,
 )
