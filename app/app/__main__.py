@@ -1,7 +1,8 @@
-"""`python -m app serve|job|health`: the sample container's entry point.
+"""`python -m app serve|job|worker|health`: the sample container's entry point.
 
 serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
 job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
+worker  drains $QUEUE_URL one message at a time under scale-in protection (app/app/worker.py).
 health  exits 0 when the local server answers /health (for the ECS container health check;
         the slim image has no curl).
 """
@@ -95,6 +96,10 @@ def main(argv: list[str]) -> int:
         return serve(port)
     if mode == "health":
         return health(port)
+    if mode == "worker":
+        from app.worker import main as worker_main
+
+        return worker_main()
     if mode == "job":
         bucket = os.environ.get("OUTPUT_BUCKET")
         if not bucket:
@@ -104,7 +109,7 @@ def main(argv: list[str]) -> int:
         run_job(bucket)
         log.info("job done in %.2fs", time.monotonic() - started)
         return 0
-    log.error("unknown mode %r; use serve, job or health", mode)
+    log.error("unknown mode %r; use serve, job, worker or health", mode)
     return 2
 
 
