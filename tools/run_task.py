@@ -95,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idempotency-key", help="client token: retrying with the same key starts no second task")
     p.add_argument("--stop-on-interrupt", action="store_true", help="stop the task on Ctrl-C without asking")
     p.add_argument("--region", help="AWS region [the stack's]")
+    p.add_argument("--via-schedule", action="store_true",
+                   help="run a job through its state machine, as its schedule does (timeout, retries, alert)")
     return p.parse_args(argv)
 
 
@@ -136,7 +138,8 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
     check_size(args.cpu, args.memory)
     if not isinstance(outputs, dict) or "clusterArn" not in outputs:
         raise UsageError("the outputs have no clusterArn: are they a private-fargate stack's outputs?")
-    jobs, services = outputs.get("jobs") or {}, outputs.get("services") or {}
+    jobs = outputs.get("jobs") or {}
+    services = {**(outputs.get("services") or {}), **(outputs.get("workers") or {})}  # a worker is a service
     kind, entry = ("job", jobs[args.name]) if args.name in jobs else ("service", services.get(args.name))
     if entry is None:
         raise UsageError(f"no job or service named {args.name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}; "
@@ -325,6 +328,8 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
 
             session = boto3.Session()
         runner = Runner(session, request, out=out, sleep=sleep)
+        if args.via_schedule:
+            return _via_schedule(args, session, runner, out, sleep)
         if args.spot:
             runner.warn_if_arm64_on_spot()
         arn = runner.start()
@@ -344,6 +349,17 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
     except (ClientError, BotoCoreError, IndexError) as exc:
         print(f"error: following {arn} failed: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _via_schedule(args: argparse.Namespace, session: Any, runner: Runner, out: Callable[[str], None],
+                  sleep: Callable[[float], None]) -> int:
+    """`--via-schedule`: tools/run_execution.py starts the job's state machine and follows it."""
+    from tools import run_execution
+
+    refused = run_execution.refused_options(args)
+    if refused:
+        raise UsageError(f"{', '.join(refused)} with --via-schedule: the state machine runs the job as it is defined")
+    return run_execution.run(session, runner, out=out, sleep=sleep)
 
 
 if __name__ == "__main__":
