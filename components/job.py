@@ -57,8 +57,8 @@ class FargateJob(pulumi.ComponentResource):
         self.runner = JobRunner(f"{name}-runner", JobRunnerArgs(
             spec=self.spec, subnet_ids=list(platform.subnet_ids), security_group_id=self.parts.security_group.id,
             task_definition_arn=self.parts.task_definition.arn, log_retention_days=platform.log_retention_days,
-            log_kms_key_arn=platform.log_kms_key_arn, protect=platform.protect, tags=args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in [platform.cluster] if r]))
+            log_kms_key_arn=platform.log_kms_key_arn, protect=platform.protect, tags=args.tags,
+            after=[r for r in [platform.cluster] if r]), opts=pulumi.ResourceOptions(parent=self))
         self.schedule: aws.scheduler.Schedule | None = None
         self.dead_letter_queue: str | None = None
         self.family, self.log_group_name = args.family, args.log_group_name

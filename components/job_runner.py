@@ -23,7 +23,8 @@ from components.state_machine import RunnerSpec, definition, dumps, role_policy
 
 @dataclass(frozen=True)
 class JobRunnerArgs:
-    """The job (as a RunnerSpec), where its tasks run and what must exist before the machine starts one."""
+    """The job (as a RunnerSpec), where its tasks run and what must exist before the machine starts one (`after`:
+    the cluster with its capacity providers)."""
 
     spec: RunnerSpec
     subnet_ids: Sequence[pulumi.Input[str]]
@@ -33,6 +34,7 @@ class JobRunnerArgs:
     log_kms_key_arn: str | None = None
     protect: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
+    after: Sequence[pulumi.Resource] = ()
 
 
 class JobRunner(pulumi.ComponentResource):
@@ -65,5 +67,5 @@ class JobRunner(pulumi.ComponentResource):
                                    "include_execution_data": True, "level": "ALL"},
             tags={**tags, "Name": spec.name},
             # Creating a machine with logging checks its role's log-delivery permissions and the log group.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group, *args.after]))
         self.register_outputs({"stateMachineArn": self.state_machine.arn})

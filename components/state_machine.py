@@ -144,7 +144,7 @@ def _alert_states(spec: RunnerSpec) -> dict[str, Any]:
     task_id = "States.ArrayGetItem(States.StringSplit($.stopped.Task.TaskArn, '/'), 2)"
     exit_message = intrinsic_format(
         f"{head} ({{}}): exit code {{}}, task {{}} ({retries}). Logs: {stream}{{}} . Execution: {execution}{{}}",
-        "$.failure.Error", "$.exit.Code[0]", "$.stopped.Task.TaskArn", task_id,
+        "$.failure.Error", "$.exit.Container.ExitCode", "$.stopped.Task.TaskArn", task_id,
         "$$.Execution.Id")
     plain_message = intrinsic_format(
         f"{head} ({{}}) without an exit code: the task did not start, was stopped or timed out ({retries}). "
@@ -171,20 +171,25 @@ def _alert_states(spec: RunnerSpec) -> dict[str, Any]:
         "HasContainers": {"Type": "Choice", "Choices": [{
             "And": [{"Variable": "$.stopped.Task.Containers", "IsPresent": True},
                     {"Variable": "$.stopped.Task.TaskArn", "IsPresent": True}],
-            "Next": "ReadExitCode"}], "Default": "AlertWithoutExitCode"},
-        "ReadExitCode": {"Type": "Pass", "Parameters": {"Code.$": exit_code_path(job, "$.stopped.Task")},
+            "Next": "FindContainer"}], "Default": "AlertWithoutExitCode"},
+        "FindContainer": {"Type": "Pass", "Parameters": {"Matches.$": container_path(job, "$.stopped.Task")},
+                          "ResultPath": "$.found", "Next": "HasContainer"},
+        "HasContainer": {"Type": "Choice", "Choices": [
+            {"Variable": "$.found.Matches[0]", "IsPresent": True, "Next": "ReadExitCode"}],
+            "Default": "AlertWithoutExitCode"},
+        "ReadExitCode": {"Type": "Pass", "Parameters": {"Container.$": "States.ArrayGetItem($.found.Matches, 0)"},
                          "ResultPath": "$.exit", "Next": "HasExitCode"},
         "HasExitCode": {"Type": "Choice", "Choices": [
-            {"Variable": "$.exit.Code[0]", "IsPresent": True, "Next": "AlertWithExitCode"}],
+            {"Variable": "$.exit.Container.ExitCode", "IsPresent": True, "Next": "AlertWithExitCode"}],
             "Default": "AlertWithoutExitCode"},
         "AlertWithExitCode": alert(exit_message),
         "AlertWithoutExitCode": alert(plain_message),
     }
 
 
-def exit_code_path(container: str, task: str) -> str:
-    """The exit codes of the container named `container` in the task description at `task` (a list)."""
-    return f"{task}.Containers[?(@.Name == '{container}')].ExitCode"
+def container_path(container: str, task: str) -> str:
+    """The containers named `container` of the task description at `task` (a filter: a list)."""
+    return f"{task}.Containers[?(@.Name == '{container}')]"
 
 
 def definition(spec: RunnerSpec, subnets: Sequence[str], security_group: str,
@@ -196,14 +201,17 @@ def definition(spec: RunnerSpec, subnets: Sequence[str], security_group: str,
         "Parameters": run_task_parameters(spec, subnets, security_group, task_definition_arn),
         "TimeoutSeconds": spec.timeout_minutes * 60, "Next": "MainContainer",
     }
+    # The job's own container, by name (a task may hold more than one): a filter path gives a list,
+    # whose first item an intrinsic function takes; a path never names a missing field.
+    run_task["ResultSelector"] = {"Task.$": "$", "Matches.$": container_path(spec.job, "$")}
     branch = {"StartAt": "RunTask", "States": {
         "RunTask": run_task,
-        # The job's own container, by name: a task may hold more than one (a filter path gives a list).
-        "MainContainer": {"Type": "Pass", "Parameters": {"Task.$": "$", "ExitCode.$": exit_code_path(spec.job, "$")},
+        "MainContainer": {"Type": "Pass", "Parameters": {"Task.$": "$.Task",
+                                                         "Container.$": "States.ArrayGetItem($.Matches, 0)"},
                           "Next": "ExitCode"},
         "ExitCode": {"Type": "Choice", "Choices": [{
-            "And": [{"Variable": "$.ExitCode[0]", "IsPresent": True},
-                    {"Variable": "$.ExitCode[0]", "NumericEquals": 0}],
+            "And": [{"Variable": "$.Container.ExitCode", "IsPresent": True},
+                    {"Variable": "$.Container.ExitCode", "NumericEquals": 0}],
             "Next": "Exited"}], "Default": "NonZeroExit"},
         "Exited": {"Type": "Succeed"},
         # The same cause as the integration's own failure: the stopped task's description as JSON.
@@ -226,7 +234,7 @@ def definition(spec: RunnerSpec, subnets: Sequence[str], security_group: str,
 
 def transitions_per_run(doc: dict[str, Any]) -> int:
     """State transitions of one successful run, walked from StartAt: the first Choice rule is the success
-    path by construction; a Parallel counts itself and its branches (Step Functions bills each)."""
+    path by construction; a Parallel counts itself and its branches (Step Functions bills each step)."""
     count, name = 0, doc["StartAt"]
     states = doc["States"]
     while name is not None:

@@ -257,7 +257,7 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
     alarms = _of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm")
     if alarms:
         # Billed per alarm metric ("Per Alarm Metric Month" on the bill): a metric-math alarm per metric it reads.
-        metrics = sum(max(1, len([q for q in a["inputs"].get("metricQueries") or [] if q.get("metric")]))
+        metrics = sum(max(1, len([q for q in a["inputs"].get("metricQueries") or [] if "metric" in q]))
                       for a in alarms)
         items.append(Item(f"CloudWatch alarms ({len(alarms)}, {metrics} alarm metrics)", metrics, "alarm-metric-month",
                           prices["cloudwatch"]["alarmMonth"]))
