@@ -4,22 +4,28 @@ LocalStack) executes the definition against moto's ECS and SNS, while the test d
 Two seams, both about what AWS does that moto's port leaves out: its ECS integration does not convert
 between Step Functions' PascalCase and the ECS API's camelCase (AWS does: "Parameters in Step Functions
 are expressed in PascalCase", step-functions/latest/dg/connect-ecs.html), and it passes an older list of
-RunTask parameters (the current page defers to the RunTask API). Retries wait `interval` seconds.
+RunTask parameters (the current page defers to the RunTask API). Two waits of the interpreter are cut
+short for speed: its retry interval (the definition's Retry is asserted as data) and its .sync polling.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
 REGION, ACCOUNT, CLUSTER = "us-east-1", "123456789012", "private-fargate-dev"
+_MACHINES = itertools.count(1)
 #: What the tests patch in moto's ECS integration, restored afterwards.
 _EXTRA_PARAMETERS = {"CapacityProviderStrategy", "EnableECSManagedTags"}
 
@@ -54,6 +60,12 @@ def patch_moto(monkeypatch: Any) -> None:
     monkeypatch.setattr(ecs.StateTaskServiceEcs, "_normalise_parameters", params)
     monkeypatch.setattr(ecs.StateTaskServiceEcs, "_normalise_response", response)
 
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.02)
+
 
 @dataclass
 class Execution:
@@ -86,9 +98,18 @@ class Infrastructure:
         sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=inbox_arn)
 
     def alerts(self) -> list[dict[str, Any]]:
+        """What reached the topic since the last call."""
         sqs = boto3.client("sqs", REGION)
         got = sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
+        for message in got:
+            sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
         return [json.loads(m["Body"]) for m in got]
+
+    def create_machine(self, definition: dict[str, Any]) -> str:
+        """A state machine of its own for each test (the mock and its resources are shared)."""
+        sfn = boto3.client("stepfunctions", REGION)
+        return sfn.create_state_machine(name=f"machine-{next(_MACHINES)}", definition=json.dumps(definition),
+                                        roleArn=f"arn:aws:iam::{ACCOUNT}:role/job")["stateMachineArn"]
 
 
 def stop_new_tasks(exit_codes: list[int | None], stopped: list[dict[str, Any]]) -> None:
@@ -106,13 +127,13 @@ def stop_new_tasks(exit_codes: list[int | None], stopped: list[dict[str, Any]]) 
         stopped.append({"arn": arn, "group": task.group, "capacity": task.capacity_provider_name, "exit": code})
 
 
-def execute(definition: dict[str, Any], exit_codes: list[int | None], deadline: float = 30.0) -> Execution:
-    """Create the machine, start one execution and stop its tasks with `exit_codes`, in turn, until it ends.
+def execute(infra: Infrastructure, definition: dict[str, Any], exit_codes: list[int | None],
+            deadline: float = 30.0) -> Execution:
+    """Create a machine, start one execution and stop its tasks with `exit_codes`, in turn, until it ends.
 
-    Call inside `run(...)` below, after patch_moto."""
+    Call inside `mocked()` below, after patch_moto."""
     sfn = boto3.client("stepfunctions", REGION)
-    machine = sfn.create_state_machine(name="private-fargate-dev-report", definition=json.dumps(definition),
-                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/job")["stateMachineArn"]
+    machine = infra.create_machine(definition)
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     codes, stopped, started = list(exit_codes), [], time.monotonic()
     while True:
@@ -122,21 +143,23 @@ def execute(definition: dict[str, Any], exit_codes: list[int | None], deadline: 
         if time.monotonic() - started > deadline:
             raise AssertionError(f"execution still running after {deadline} s; tasks: {stopped}")
         stop_new_tasks(codes, stopped)
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
-def mocked() -> Any:
-    """moto with its state machine interpreter on, and ECS tasks that stop only when a test says so."""
-    return _Mocked()
-
-
-class _Mocked:
-    def __enter__(self) -> _Mocked:
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
-        self._mock.start()
-        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**6})
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        state_manager.unset_transition("ecs::task")
-        self._mock.stop()
+def environment() -> Iterator[Infrastructure]:
+    """For a module-scoped fixture: credentials, the patches, moto with its interpreter on, ECS tasks that stop
+    only when a test says so, and the infrastructure; shared by the module's tests, undone afterwards."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                           ("AWS_DEFAULT_REGION", REGION)):
+            monkeypatch.setenv(key, value)
+        patch_moto(monkeypatch)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual",
+                                                                             "times": 10**6})
+            try:
+                yield Infrastructure()
+            finally:
+                state_manager.unset_transition("ecs::task")

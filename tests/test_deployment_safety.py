@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from settings import Settings, SettingsError
-from tests.support import ALARM, LB, SCALING_POLICY, SERVICE, TG, Registered, run_main, simulate
+from tests.support import ALARM, LB, SCALING_POLICY, SERVICE, TG, Registered, program
 
 ACCOUNT = "123456789012"
 PUBLIC = {"public": "public.ecr.aws/nginx/nginx:1.27"}
@@ -20,7 +20,7 @@ WEB = {"name": "web", "image": PUBLIC, "port": 8080, "loadBalancer": {}, "desire
 
 @pytest.fixture(scope="module")
 def up() -> Registered:
-    return simulate(run_main, {"services": [WEB]}, mode="up")
+    return program({"services": [WEB]}, mode="up")
 
 
 class TestDeploymentAlarms:

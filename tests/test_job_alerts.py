@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import RULE, Registered, run_main, simulate, stack_settings
+from tests.support import RULE, Registered, program, stack_settings
 from tests.test_alerts import matches, task_event
 
 ACCOUNT = "123456789012"
@@ -17,7 +17,7 @@ MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:private-fargate-dev-
 
 @pytest.fixture(scope="module")
 def run() -> Registered:
-    return simulate(run_main, {**stack_settings("dev"), "alerts": {"email": ["oncall@example.com"]}})
+    return program({**stack_settings("dev"), "alerts": {"email": ["oncall@example.com"]}})
 
 
 def pattern(run: Registered, name: str) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class TestOneAlertPerRun:
 
     def test_no_machine_statement_without_jobs(self) -> None:
         settings = {**stack_settings("dev"), "jobs": [], "alerts": {"email": ["oncall@example.com"]}}
-        run = simulate(run_main, settings)
+        run = program(settings)
         sids = [s["Sid"] for s in json.loads(run.one("aws:kms/key:Key")["inputs"]["policy"])["Statement"]]
         assert "StateMachinesEncrypt" not in sids and not [r for r in run.of_type(RULE)
                                                            if r["name"] == "alerts-job-executions"]

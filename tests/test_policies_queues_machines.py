@@ -117,6 +117,16 @@ class TestStateMachineTasks:
         (violation,) = run("vpc-endpoints-for-private-tasks", with_machine(known, endpoints=("ecr.api", "logs")))
         assert "job-runner-machine" in violation["message"] and "ecr.dkr" in violation["message"]
 
+    def test_a_machine_without_ecs_tasks_is_no_launcher(self) -> None:
+        # pulumi/examples aws-py-stepfunctions: a Lambda state machine, its definition unknown at a first preview
+        function = res("aws:lambda/function:Function", "fn", {"runtime": "python3.12"})
+        machine = res(MACHINE, "lambda-machine", {"definition": UNKNOWN}, deps={"definition": [function["urn"]]})
+        lambda_task = {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:f",
+                                                       "End": True}}}
+        known = res(MACHINE, "known-machine", {"definition": json.dumps(lambda_task)})
+        for policy in ("ecs-tasks-in-private-subnets", "vpc-endpoints-for-private-tasks", "ecs-service-no-public-ip"):
+            assert run(policy, [function, machine, known]) == [], policy
+
     def test_machine_logs_to_a_group_of_the_stack(self) -> None:
         machine = res(MACHINE, "m", {"loggingConfiguration": LOGS})
         group = res("aws:cloudwatch/logGroup:LogGroup", "g", {"name": "/aws/vendedlogs/states/x",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +20,16 @@ from tools import run_task
 JOB = "report"
 
 
-@pytest.fixture
-def job(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", moto_sfn.REGION)):
-        monkeypatch.setenv(key, value)
-    moto_sfn.patch_moto(monkeypatch)
-    monkeypatch.setattr(sm, "RETRY_INTERVAL_SECONDS", 1)
-    with moto_sfn.mocked():
-        infra = moto_sfn.Infrastructure()
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The job's state machine in moto and the stack outputs that name it (shared by the module's tests)."""
+    for infra in moto_sfn.environment():
         boto3.client("logs", moto_sfn.REGION).create_log_group(logGroupName="/ecs/private-fargate/dev/report")
         spec = sm.RunnerSpec(StackContext("private-fargate", "dev", moto_sfn.REGION, moto_sfn.ACCOUNT), JOB,
                              "private-fargate-dev-report", moto_sfn.CLUSTER, "e", "t",
                              "/ecs/private-fargate/dev/report", 10, 1,
                              [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}])
-        machine = boto3.client("stepfunctions", moto_sfn.REGION).create_state_machine(
-            name=spec.name, definition=json.dumps(sm.definition(spec, [infra.subnet], infra.group,
-                                                                infra.task_definition)),
-            roleArn=f"arn:aws:iam::{moto_sfn.ACCOUNT}:role/job")["stateMachineArn"]
+        machine = infra.create_machine(sm.definition(spec, [infra.subnet], infra.group, infra.task_definition))
         entry = {"taskDefinitionArn": infra.task_definition, "containerName": JOB, "securityGroupId": infra.group,
                  "logGroupName": "/ecs/private-fargate/dev/report", "logStreamPrefix": JOB,
                  "subnetIds": [infra.subnet], "capacityProviderStrategy": [], "scheduleArn": None,
@@ -46,7 +37,7 @@ def job(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         outputs = {"region": moto_sfn.REGION, "clusterName": moto_sfn.CLUSTER,
                    "clusterArn": f"arn:aws:ecs:{moto_sfn.REGION}:{moto_sfn.ACCOUNT}:cluster/{moto_sfn.CLUSTER}",
                    "jobs": {JOB: entry}, "services": {"web": {**entry, "stateMachineArn": None, "serviceName": "web"}}}
-        path = tmp_path / "outputs.json"
+        path = tmp_path_factory.mktemp("outputs") / "outputs.json"
         path.write_text(json.dumps(outputs))
         yield path
 
@@ -65,7 +56,7 @@ def follow(path: Path, codes: list[int | None], *extra: str) -> tuple[int, list[
             logs.create_log_stream(logGroupName="/ecs/private-fargate/dev/report", logStreamName=stream)
             logs.put_log_events(logGroupName="/ecs/private-fargate/dev/report", logStreamName=stream,
                                 logEvents=[{"timestamp": int(time.time() * 1000), "message": f"exit {task['exit']}"}])
-        time.sleep(0.05)
+        time.sleep(0.01)
 
     code = run_task.main([JOB, "--outputs", str(path), "--via-schedule", *extra],
                          session=boto3.Session(region_name=moto_sfn.REGION), sleep=sleep, out=lines.append)
@@ -77,6 +68,7 @@ class TestViaSchedule:
         code, lines = follow(job, [3, 0])
         assert code == 0
         assert lines[0].startswith(f"started job {JOB} through its state machine: arn:aws:states:")
+        assert ":run_task-" in lines[0]  # the execution is named for who started it
         attempts = [line for line in lines if line.startswith("attempt ")]
         assert [a.split(":")[0] for a in attempts] == ["attempt 1", "attempt 2"]
         assert "exit 3" in lines and "exit 0" in lines

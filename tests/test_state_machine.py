@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,8 +28,8 @@ from tests.support import (
     TASK_DEF,
     UNKNOWN,
     Registered,
-    run_main,
-    simulate,
+    program,
+    shipped,
     stack_settings,
 )
 
@@ -150,17 +151,9 @@ class TestDefinition:
         assert sm.transitions_per_run(definition()) == 5 == sm.transitions_per_run(definition(spec(topic=None)))
 
 
-@pytest.fixture
-def moto_sfn_env(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(key, value)
-    moto_sfn.patch_moto(monkeypatch)
-    monkeypatch.setattr(sm, "RETRY_INTERVAL_SECONDS", 1)  # the shape of the retry, not its minute
-    with moto_sfn.mocked():
-        yield moto_sfn.Infrastructure()
+@pytest.fixture(scope="module")
+def moto_sfn_env() -> Iterator[moto_sfn.Infrastructure]:
+    yield from moto_sfn.environment()
 
 
 class TestExecution:
@@ -168,7 +161,7 @@ class TestExecution:
 
     def run(self, infra: moto_sfn.Infrastructure, codes: list[int | None], **kwargs: Any) -> moto_sfn.Execution:
         s = spec(topic=infra.topic, **kwargs)
-        result = moto_sfn.execute(sm.definition(s, [infra.subnet], infra.group, infra.task_definition), codes)
+        result = moto_sfn.execute(infra, sm.definition(s, [infra.subnet], infra.group, infra.task_definition), codes)
         result.alerts = infra.alerts()
         return result
 
@@ -207,14 +200,14 @@ def statements(run: Registered, name: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def dev() -> Registered:
-    return simulate(run_main, stack_settings("dev"))
+    return shipped("dev")
 
 
 @pytest.fixture(scope="module")
 def alerted_up() -> Registered:
     settings = copy.deepcopy(stack_settings("dev"))
     settings["jobs"][0].update(timeoutMinutes=20, retryOnFailure=2, exec=True)
-    return simulate(run_main, {**settings, "alerts": {"email": ["oncall@example.com"]}}, mode="up")
+    return program({**settings, "alerts": {"email": ["oncall@example.com"]}}, mode="up")
 
 
 class TestResources:
@@ -275,7 +268,7 @@ class TestResources:
         assert set(st["DeliverExecutionLogs"]["Action"]) <= set(UNSCOPED_ACTIONS)
         assert st["PublishAlerts"] == {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"],
                                        "Resource": [f"arn:aws:sns:us-east-1:{ACCOUNT}:private-fargate-dev-alerts"]}
-        assert "PublishAlerts" not in statements(simulate(run_main, stack_settings("dev")), "job-report-runner-role")
+        assert "PublishAlerts" not in statements(shipped("dev"), "job-report-runner-role")
 
     def test_trust_is_this_machine_only(self, dev: Registered) -> None:
         (trust,) = json.loads(dev.one(ROLE, "job-report-runner-role")["inputs"]["assumeRolePolicy"])["Statement"]
@@ -286,8 +279,6 @@ class TestResources:
 
 
 def test_prod_runs_its_job_with_a_timeout_and_one_retry() -> None:
-    from tests.support import shipped
-
     run = shipped("prod", "up")
     doc = json.loads(run.one(STATE_MACHINE)["inputs"]["definition"])
     assert run_task_state(doc)["TimeoutSeconds"] == 45 * 60

@@ -23,8 +23,7 @@ from tests.support import (
     TASK_DEF,
     UNKNOWN,
     Registered,
-    run_main,
-    simulate,
+    program,
 )
 
 ACCOUNT = "123456789012"
@@ -38,12 +37,12 @@ ALERTS = {"alerts": {"email": ["oncall@example.com"]}}
 
 @pytest.fixture(scope="module")
 def run() -> Registered:
-    return simulate(run_main, {"workers": [WORKER], **ALERTS})
+    return program({"workers": [WORKER], **ALERTS})
 
 
 @pytest.fixture(scope="module")
 def up() -> Registered:
-    return simulate(run_main, {"workers": [WORKER]}, mode="up")
+    return program({"workers": [WORKER]}, mode="up")
 
 
 def doc(resource: dict[str, Any], key: str = "policy") -> dict[str, Any]:
@@ -117,7 +116,7 @@ class TestService:
         services = {e["inputs"]["serviceName"].rsplit(".", 1)[-1] for e in run.of_type(ENDPOINT)}
         assert {"sqs", "ecs"} <= services
         assert not {"sqs", "ecs"} & {e["inputs"]["serviceName"].rsplit(".", 1)[-1]
-                                     for e in simulate(run_main, {}).of_type(ENDPOINT)}
+                                     for e in program({}).of_type(ENDPOINT)}
 
 
 class TestScaling:
@@ -168,7 +167,7 @@ class TestScaling:
 
     def test_idle_minutes_and_no_from_zero_above_zero(self) -> None:
         worker = {**WORKER, "autoscaling": {"min": 1, "max": 3, "scaleInIdleMinutes": 30, "messagesPerTask": 10}}
-        run = simulate(run_main, {"workers": [worker]})
+        run = program({"workers": [worker]})
         assert "from-zero" not in alarms(run) and alarms(run)["idle"]["evaluationPeriods"] == 30
         step = run.one(SCALING_POLICY, "worker-thumbs-idle")["inputs"]["stepScalingPolicyConfiguration"]
         assert step["stepAdjustments"][0]["scalingAdjustment"] == 1  # back to min, not below

@@ -94,8 +94,18 @@ def launchers(graph: Graph) -> list[Node]:
         if target is UNKNOWN or (isinstance(target, dict) and target.get("ecsParameters") is not None):
             out.append(node)
     out += [n for n in graph.of_type(*EVENT_TARGET) if n.props.get("ecsTarget") is not None]
-    out += [n for n in graph.of_type(*STATE_MACHINE) if run_task_launches(n.props.get("definition"))]
+    out += [n for n in graph.of_type(*STATE_MACHINE) if _runs_tasks(graph, n)]
     return out
+
+
+def _runs_tasks(graph: Graph, machine: Node) -> bool:
+    """A state machine with an ecs:runTask state; while its definition is unknown, one whose definition
+    depends on a task definition (a machine of Lambda functions is no launcher)."""
+    found = run_task_launches(machine.props.get("definition"))
+    if found is not UNKNOWN:
+        return bool(found)
+    return any(graph.by_urn.get(u) is not None and graph.by_urn[u].type in TASK_DEFINITION
+               for u in machine.deps.get("definition", []))
 
 
 def task_subnets(graph: Graph, node: Node) -> tuple[list[Node], list[str]]:
