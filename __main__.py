@@ -5,15 +5,20 @@ import pulumi
 from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal, alerts_topic_arn
 from components.cluster import FargateCluster, FargateClusterArgs
+from components.containers import mounted_volumes
 from components.context import StackContext
 from components.contract import OUTPUTS_VERSION, export_outputs
+from components.discovery import ServiceDiscovery, ServiceDiscoveryArgs
 from components.job import FargateJob
 from components.mesh import ServiceMesh, ServiceMeshArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.platform import WorkloadArgs, WorkloadPlatform
 from components.registry import ContainerRepository, ContainerRepositoryArgs, ImageResolver
+from components.secrets import StackSecrets, StackSecretsArgs
 from components.service import FargateService
 from components.storage import OutputBucket, OutputBucketArgs
+from components.volume_access import VolumeAccess, VolumeAccessArgs, volume_grants
+from components.volumes import SharedFileSystem, SharedFileSystemArgs, adopted_subnet_zones
 from components.worker import FargateWorker
 from settings import Settings
 
@@ -25,8 +30,9 @@ images = ImageResolver(settings, context)  # every image setting checked before 
 bucket_args = OutputBucketArgs.from_settings(settings, context) if settings.output_bucket.enabled else None
 cluster_args = FargateClusterArgs.from_settings(settings, context)
 
-network = PrivateNetwork("network", PrivateNetworkArgs.from_settings(
-    settings, context, stack_buckets=(bucket_args.bucket_name,) if bucket_args else ()))
+network_args = PrivateNetworkArgs.from_settings(
+    settings, context, stack_buckets=(bucket_args.bucket_name,) if bucket_args else ())
+network = PrivateNetwork("network", network_args)
 registry = ContainerRepository("registry", ContainerRepositoryArgs.from_settings(settings, context, images))
 bucket = OutputBucket("output", bucket_args) if bucket_args else None
 cluster = FargateCluster("cluster", cluster_args)
@@ -34,8 +40,17 @@ access_logs = (AccessLogBucket("access-logs", AccessLogBucketArgs(
     context, retention_days=settings.logs.retention_days, protect=settings.protect, tags=settings.stack_tags))
     if any(s.load_balancer and s.load_balancer.access_logs for s in settings.services) else None)
 mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
-    context, network.vpc_id, {s.name: s.port for s in settings.services if s.port}, settings.stack_tags))
-    if settings.services else None)
+    context, network.vpc_id, {s.name: [(p.port, p.protocol) for _, p in s.service_ports] for s in settings.services},
+    settings.stack_tags)) if settings.services else None)
+named = [s.name for s in settings.services if s.service_ports]
+discovery = (ServiceDiscovery("discovery", ServiceDiscoveryArgs(
+    context, settings.dns_namespace, network.vpc_id, named, settings.protect, settings.stack_tags)) if named else None)
+secrets = (StackSecrets("secrets", StackSecretsArgs(context, settings.secret_values, settings.stack_tags))
+           if settings.secret_values else None)
+file_system = (SharedFileSystem("volumes", SharedFileSystemArgs.from_settings(
+    settings, context, network.vpc_id, network.private_subnet_ids,
+    network_args.availability_zones or adopted_subnet_zones(network_args.existing.private_subnet_ids)))
+    if settings.volumes else None)
 
 platform = WorkloadPlatform(
     context=context, cluster_name=cluster.name, cluster_arn=cluster.arn, vpc_id=network.vpc_id,
@@ -44,17 +59,25 @@ platform = WorkloadPlatform(
     exec_log_group=cluster_args.exec_log_group_name if cluster_args.exec_logging else None,
     internet_egress=settings.network.egress == "nat", log_retention_days=settings.logs.retention_days,
     log_kms_key_arn=settings.logs.kms_key_arn, protect=settings.protect, tags=settings.stack_tags,
-    cluster=cluster, image_resources=registry.images, namespace_arn=cluster.namespace_arn,
+    cluster=cluster, image_resources=registry.image_resources, image_digests=registry.digests,
+    namespace_arn=cluster.namespace_arn,
     mesh_security_group_id=mesh.security_group_id if mesh else None, public_subnet_ids=network.public_subnet_ids,
     access_logs=access_logs, access_log_bucket=access_logs.name if access_logs else None,
+    images=images.images, file_system=file_system.refs if file_system else None,
+    clients_security_group_id=mesh.clients_group_id if mesh else None, stack_secrets=secrets,
+    dns_namespace=settings.dns_namespace if discovery else None,
+    registry_arns=discovery.registry_arns if discovery else {},
     alerts_topic_arn=alerts_topic_arn(context, settings.alerts))
 
-jobs = {job.name: FargateJob(f"job-{job.name}", WorkloadArgs(platform, job, images.images[job.name]))
-        for job in settings.jobs}
-services = {svc.name: FargateService(f"service-{svc.name}", WorkloadArgs(platform, svc, images.images[svc.name]))
-            for svc in settings.services}
-workers = {w.name: FargateWorker(f"worker-{w.name}", WorkloadArgs(platform, w, images.images[w.name]))
-           for w in settings.workers}
+workload_args = {w.name: WorkloadArgs(platform, w, images.images[w.name]) for w in settings.workloads}
+jobs = {job.name: FargateJob(f"job-{job.name}", workload_args[job.name]) for job in settings.jobs}
+services = {svc.name: FargateService(f"service-{svc.name}", workload_args[svc.name]) for svc in settings.services}
+workers = {w.name: FargateWorker(f"worker-{w.name}", workload_args[w.name]) for w in settings.workers}
+if file_system:
+    mounting = [name for name, a in workload_args.items() if mounted_volumes(a)]
+    VolumeAccess("volume-access", VolumeAccessArgs(
+        file_system.refs, volume_grants(workload_args.values()),
+        roles=[{**jobs, **services, **workers}[name].parts.task_role for name in mounting]))
 if settings.alerts:
     Alerts("alerts", AlertsArgs(
         context, cluster.name, emails=settings.alerts.email, topic_arn=settings.alerts.sns_topic_arn,
@@ -74,4 +97,7 @@ export_outputs({
     "jobs": {name: job.outputs for name, job in jobs.items()},
     "services": {name: service.outputs for name, service in services.items()},
     "workers": {name: worker.outputs for name, worker in workers.items()},
+    "probeImage": images.probe_output,
+    "dnsNamespace": settings.dns_namespace if discovery else None,
+    "clientsSecurityGroupId": mesh.clients_group_id if mesh else None,
 })

@@ -194,6 +194,16 @@ def stacks() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
+#: Example stacks: previewed offline like the others, never previewed for real nor deployed by the workflows:
+#: their `secure:` values are placeholders for your own, which no secrets provider can decrypt.
+EXAMPLE_STACKS = ("fullstack",)
+
+
+def deployed_stacks() -> list[str]:
+    """The shipped stacks the workflows preview for real and deploy (all but the examples)."""
+    return [s for s in stacks() if s not in EXAMPLE_STACKS]
+
+
 def pytest_args(rest: list[str]) -> list[str]:
     """All tests run on every core (pytest-xdist); a chosen file, test or -k runs in this process, at once."""
     named = [a for a in rest if not a.startswith("-") and ("::" in a or (ROOT / a.split("::")[0]).exists())]
@@ -244,9 +254,15 @@ def audit() -> int:
                     say(f"{lock_file}: {dep['name']}=={dep['version']} has {vuln['id']}, fixed in "
                         f"{', '.join(vuln['fix_versions'])}: run `python3 dev.py lock --upgrade-package {dep['name']}`")
                     status = 1
-        skipped = [d["name"] for d in report.get("dependencies", []) if d.get("skip_reason")]
-        say(f"{lock_file}: {len(report.get('dependencies', []))} packages audited"
-            + (f", {len(skipped)} skipped ({skipped[0]}: not found on PyPI)" if skipped else ""))
+        deps = report.get("dependencies", [])
+        skipped = [d["name"] for d in deps if d.get("skip_reason")]
+        if deps and len(skipped) == len(deps):  # pip-audit passes when it could look nothing up: not here
+            say(f"pip-audit {lock_file}: every package was skipped ({skipped[0]}: "
+                f"{next(d['skip_reason'] for d in deps if d.get('skip_reason'))}); the vulnerability service "
+                "cannot be reached from here, so nothing was checked")
+            return 2
+        say(f"{lock_file}: {len(deps)} packages audited" + (f", {len(skipped)} skipped ({', '.join(skipped)})"
+                                                            if skipped else ""))
     return status
 
 

@@ -161,7 +161,8 @@ def deployment_message(args: AlertsArgs) -> dict:
 
 
 def topic_policy(context: StackContext, topic_arn: str) -> str:
-    """Only this stack's EventBridge rules and CloudWatch alarms may publish; the account manages the topic."""
+    """Only this stack's EventBridge rules and CloudWatch alarms may publish, over TLS; the account manages
+    the topic."""
     p, r, a = context.partition, context.region, context.account
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "StackRulesPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
@@ -175,6 +176,8 @@ def topic_policy(context: StackContext, topic_arn: str) -> str:
         {"Sid": "AccountManages", "Effect": "Allow", "Principal": {"AWS": f"arn:{p}:iam::{a}:root"},
          "Action": ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
                     "sns:ListSubscriptionsByTopic", "sns:DeleteTopic"], "Resource": topic_arn},
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+         "Resource": topic_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
     ]})
 
 

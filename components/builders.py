@@ -12,21 +12,23 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from components.containers import (
+    container_definitions,
+    decrypt_statement,
+    image_statements,
+    task_secret_arns,
+)
 from components.context import StackContext
 from components.iam import UNSCOPED_ACTIONS, assume_role_policy, document, statement
 from components.platform import WorkloadArgs
 from settings import WorkloadSettings
+from settings.volumes import volume_name  # noqa: F401  (the task volume of a writable path; tests import it here)
 
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
-def volume_name(path: str) -> str:
-    """A task volume name for a container path (letters, digits, '-' and '_')."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.strip("/")) or "root"
-
-
 def writable_paths(workload: WorkloadSettings) -> list[str]:
-    """Ephemeral writable paths (with exec on, the root is writable anyway: see container_definition)."""
+    """The main container's ephemeral writable paths (with exec on, the root is writable anyway)."""
     return list(workload.writable_paths)
 
 
@@ -43,47 +45,8 @@ def capacity_strategy(workload: WorkloadSettings) -> list[dict[str, Any]]:
 
 
 def container_definition(args: WorkloadArgs) -> dict[str, Any]:
-    """The one container of the task, with the exact field names of the ECS API."""
-    w = args.workload
-    environment = dict(w.environment)
-    if args.platform.output_bucket:
-        environment["OUTPUT_BUCKET"] = args.platform.output_bucket
-    container: dict[str, Any] = {
-        "name": w.name,
-        "image": args.image.uri,
-        "essential": True,
-        # AWS: the ECS Exec agent needs a writable root filesystem; a read-only one "isn't supported".
-        "readonlyRootFilesystem": w.readonly_root_filesystem and not w.exec,
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(w.secrets.items())],
-        "mountPoints": [{"sourceVolume": volume_name(p), "containerPath": p, "readOnly": False}
-                        for p in writable_paths(w)],
-        "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": args.log_group_name,
-            "awslogs-region": args.context.region,
-            "awslogs-stream-prefix": w.name,
-            # Blocking: a missing logs endpoint stops the task visibly instead of dropping its logs.
-            "mode": "blocking",
-        }},
-    }
-    if w.entrypoint:
-        container["entryPoint"] = list(w.entrypoint)
-    if w.command:
-        container["command"] = list(w.command)
-    if w.user or args.image.user:
-        container["user"] = w.user or args.image.user
-    if w.exec:
-        container["linuxParameters"] = {"initProcessEnabled": True}
-    if w.health_check:
-        hc = w.health_check
-        container["healthCheck"] = {"command": list(hc.command), "interval": hc.interval, "timeout": hc.timeout,
-                                    "retries": hc.retries, "startPeriod": hc.start_period}
-    if w.container_ports:
-        # No appProtocol: Service Connect then proxies plain TCP, which works for HTTP and for
-        # databases and caches alike ("http" would break Redis or Postgres).
-        container["portMappings"] = [{"name": w.name, "containerPort": port, "protocol": "tcp"}
-                                     for port in w.container_ports]
-    return container
+    """The main container of the task, with the exact field names of the ECS API (components/containers.py)."""
+    return container_definitions(args)[0]
 
 
 def secret_resources(arns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -101,16 +64,21 @@ def secret_resources(arns: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def execution_policy(args: WorkloadArgs) -> str:
-    """Pull the image, write its own log group, read the secrets it names; nothing else."""
+    """Pull the task's images, write its own log group, read the secrets its containers name (decrypting them
+    with its `kmsKeyArns` through Secrets Manager and SSM only); nothing else."""
     group_arn = args.context.log_group_arn(args.log_group_name)
-    statements = [*args.image.statements(),
+    statements = [*image_statements(args.task_images),
                   statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{group_arn}:log-stream:*"],
                             sid="WriteOwnLogs")]
-    manager, parameters = secret_resources(list(args.workload.secrets.values()))
+    arns = task_secret_arns(args)
+    manager, parameters = secret_resources(arns)
     if manager:
         statements.append(statement(["secretsmanager:GetSecretValue"], manager, sid="ReadSecrets"))
     if parameters:
         statements.append(statement(["ssm:GetParameters"], parameters, sid="ReadParameters"))
+    decrypt = decrypt_statement(args, arns)
+    if decrypt is not None:
+        statements.append(decrypt)
     return document(statements)
 
 

@@ -43,6 +43,13 @@ STACK_OUTPUTS = (
     OutputSpec("jobs", "map name -> workload", "the jobs, in the workload shape below"),
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
     OutputSpec("workers", "map name -> worker", "the queue workers: the workload shape plus the worker keys below"),
+    OutputSpec("probeImage", "{uri, cpuArchitecture} or null",
+               "the image `tools.doctor --probe` runs (the sample app); null when the stack builds no image"),
+    OutputSpec("dnsNamespace", "string or null", "the private DNS namespace services register in "
+                                                 "(`<name>.<namespace>`); null without a service port"),
+    OutputSpec("clientsSecurityGroupId", "string or null",
+               "the group that reaches the services' ports by DNS name (jobs, workers, one-off tasks, your own "
+               "tasks); null without services"),
 )
 
 #: One entry of `jobs`, `services` or `workers`: the same keys for all, null where a key does not apply.
@@ -61,6 +68,11 @@ WORKLOAD_OUTPUTS = (
                                         "`http://`); else null"),
     OutputSpec("stateMachineArn", "string or null", "jobs: the state machine every run goes through (schedules "
                                                     "start it; `tools.run_task --via-schedule` too); else null"),
+    OutputSpec("exec", "bool", "the workload's `exec` setting (`tools.exec` checks it)"),
+    OutputSpec("securityGroupIds", "string[]", "the groups a one-off task of it joins: its own and the clients "
+                                               "group (when the stack has services)"),
+    OutputSpec("dnsName", "string or null", "services with a port: `<name>.<namespace>`, which every task of the "
+                                            "VPC resolves, for every port; else null"),
 )
 
 #: What a worker adds to the workload shape (its serviceName is set, like a service's).

@@ -57,11 +57,15 @@ def document(statements: Iterable[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, account: str, source_arn: str | None = None) -> str:
-    """Trust policy for an AWS service, limited to this account (and `source_arn`): confused-deputy protection."""
-    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+def assume_role_policy(service: str, account: str | None = None, source_arn: str | None = None) -> str:
+    """Trust policy for an AWS service, limited to this account (and `source_arn`): confused-deputy protection.
+
+    Without `account`, no condition: for services AWS does not document as sending aws:SourceAccount.
+    """
+    statement_: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}} if account else {}
     if source_arn:
         condition["ArnLike"] = {"aws:SourceArn": source_arn}
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition,
-    }]})
+    if condition:
+        statement_["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement_]})

@@ -28,7 +28,7 @@ class JobRunnerArgs:
 
     spec: RunnerSpec
     subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
+    security_group_ids: Sequence[pulumi.Input[str]]
     task_definition_arn: pulumi.Input[str]
     log_retention_days: int = 30
     log_kms_key_arn: str | None = None
@@ -59,8 +59,8 @@ class JobRunner(pulumi.ComponentResource):
                                                                   source_arn=spec.arn),
                             tags={**tags, "Name": self.role_name}, opts=child)
         policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=role_policy(spec), opts=child)
-        document = pulumi.Output.all(list(args.subnet_ids), args.security_group_id, args.task_definition_arn).apply(
-            lambda v: dumps(definition(spec, v[0], v[1], v[2])))
+        document = pulumi.Output.all(list(args.subnet_ids), list(args.security_group_ids),
+                                     args.task_definition_arn).apply(lambda v: dumps(definition(spec, *v)))
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-machine", name=spec.name, type="STANDARD", role_arn=role.arn, definition=document,
             logging_configuration={"log_destination": f"{ctx.log_group_arn(spec.log_group_name)}:*",

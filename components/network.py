@@ -79,7 +79,8 @@ class PrivateNetworkArgs:
 def required_endpoints(settings: Settings) -> tuple[str, ...]:
     """Endpoints the stack needs: the base three, S3, what settings add and what workloads imply.
 
-    Secrets read from Secrets Manager or SSM need those endpoints; ECS Exec needs ssmmessages. A
+    Secrets read from Secrets Manager or SSM (by any container of a task) need those endpoints; ECS Exec
+    needs ssmmessages. EFS volumes need none: mounts go to the mount targets (components/volumes.py). A
     worker reads its queue through sqs, and its tasks' scale-in protection goes through the ECS agent to
     the ECS API, for which AWS advises the ecs endpoint when the agent times out
     (AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html, "Error").
@@ -87,8 +88,9 @@ def required_endpoints(settings: Settings) -> tuple[str, ...]:
     """
     wanted: list[str] = [*BASE_INTERFACE_ENDPOINTS, "s3", *settings.network.extra_endpoints]
     for workload in settings.workloads:
-        for arn in workload.secrets.values():
-            wanted.append("secretsmanager" if ":secretsmanager:" in arn else "ssm")
+        for _, container in workload.containers:  # a stack secret ({stackSecret: KEY}) is an SSM parameter
+            for source in container.secrets.values():
+                wanted.append("secretsmanager" if ":secretsmanager:" in str(source) else "ssm")
         if workload.exec:
             wanted.append("ssmmessages")
     if settings.workers:

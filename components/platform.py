@@ -15,7 +15,8 @@ import pulumi
 
 from components.context import StackContext
 from components.naming import physical_name
-from components.registry import ResolvedImage
+from components.resolver import ResolvedImage, container_label
+from components.volumes import FileSystemRefs
 from settings import WorkloadSettings
 
 
@@ -26,9 +27,15 @@ class WorkloadPlatform:
     subnet_ids: the private subnets tasks run in; s3_prefix_list_id: the S3 gateway endpoint's prefix
     list (egress for image layers). output_bucket: bucket name or None when disabled. exec_log_group:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
-    cluster / image_resources (build tag -> image) / access_logs: resources to exist first.
+    cluster / image_resources (build tag or image step key -> the build or step) / access_logs: resources to
+    exist first; image_digests (step key -> digest found at deploy) for images pinned at deploy.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
+    images: every resolved image by resolver label (sidecars and init containers included).
+    file_system: the stack's EFS file system, access points and NFS group (None without volumes).
+    clients_security_group_id: the group jobs, workers and one-off tasks join to reach the services' ports.
+    stack_secrets: the SSM parameters of `secretValues`, to exist before a task reads them.
+    dns_namespace / registry_arns: the private DNS namespace and each service's Cloud Map service.
     alerts_topic_arn: the alerts topic (known at preview) when `alerts` is set: job state machines and
     worker alarms publish to it.
     """
@@ -49,12 +56,19 @@ class WorkloadPlatform:
     tags: Mapping[str, str] = field(default_factory=dict)
     cluster: pulumi.Resource | None = None
     image_resources: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    image_digests: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     namespace_arn: pulumi.Input[str] | None = None
     mesh_security_group_id: pulumi.Input[str] | None = None
     public_subnet_ids: Sequence[pulumi.Input[str]] = ()
     access_logs: pulumi.Resource | None = None
     access_log_bucket: str | None = None
     access_log_prefix: str = "alb"
+    images: Mapping[str, ResolvedImage] = field(default_factory=dict)
+    file_system: FileSystemRefs | None = None
+    clients_security_group_id: pulumi.Input[str] | None = None
+    stack_secrets: pulumi.Resource | None = None
+    dns_namespace: str | None = None
+    registry_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     alerts_topic_arn: str | None = None
 
 
@@ -105,7 +119,36 @@ class WorkloadArgs:
         """A role ARN from its name, known at preview."""
         return self.context.arn("iam", f"role/{role_name}", regional=False)
 
+    def container_image(self, container: str) -> ResolvedImage:
+        """The image of one of the task's containers (the main one is the workload's name)."""
+        if container == self.name:
+            return self.image
+        return self.platform.images[container_label(self.name, container)]
+
     @property
-    def image_resource(self) -> pulumi.Resource | None:
-        """The image build the task definition waits for (None for images that are not built here)."""
-        return self.platform.image_resources.get(self.image.build.tag) if self.image.build else None
+    def task_images(self) -> list[ResolvedImage]:
+        """The images of every container of the task."""
+        return [self.container_image(c.name) for _, c in self.workload.containers]
+
+    @property
+    def security_group_ids(self) -> list[pulumi.Input[str]]:
+        """Besides its own group, the clients group (when the stack has services to reach)."""
+        return [g for g in [self.platform.clients_security_group_id] if g is not None]
+
+    @property
+    def image_resources(self) -> list[pulumi.Resource]:
+        """The builds or deploy-time steps the task definition waits for (`uri` images have none)."""
+        keys = dict.fromkeys(i.resource_key for i in self.task_images if i.resource_key)
+        return [self.platform.image_resources[k] for k in keys if k in self.platform.image_resources]
+
+    def image_uri_of(self, image: ResolvedImage) -> pulumi.Input[str]:
+        """What a container pulls: a plain string, or `<repository>@<digest>` once a pinned image's step ran."""
+        key = image.resource_key
+        if not image.pinned or key is None:
+            return image.uri
+        return pulumi.Output.from_input(self.platform.image_digests[key]).apply(lambda d: f"{image.uri}@{d}")
+
+    @property
+    def image_uri(self) -> pulumi.Input[str]:
+        """What the main container pulls."""
+        return self.image_uri_of(self.image)

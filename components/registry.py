@@ -1,23 +1,17 @@
-"""ContainerRepository and the image resolver: images a task with no internet route can pull.
+"""ContainerRepository: the stack's ECR repository, its image builds, the pull-through cache and the
+deploy-time image steps; the image resolver (components/resolver.py) decides what each workload needs.
 
-A private task reaches only its own region's ECR (through the ecr.api/ecr.dkr endpoints). So every
-workload image ends up there: `build` images are built and pushed to the stack's repository under
-a content-hash tag; `uri` images must already be in this account's ECR in this region; `public`
-images (public.ecr.aws, Docker Hub with credentials) go through an ECR pull-through cache whose
-prefix carries the stack name. The resolver computes each workload's URI and the pull permissions
-its execution role needs as plain strings, so both are known at preview.
+Every task definition waits for what puts its image in place: the build (awsx.ecr.Image), or the
+step that warms the cache or copies the image (components/image_steps.py), registered here as
+resources the workloads depend on.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
-import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -25,183 +19,42 @@ import pulumi_awsx as awsx
 
 from components.context import StackContext
 from components.iam import assume_role_policy, document, statement
+from components.image_steps import PIN_PREFIX, CacheWarm, ImageMirror
 from components.naming import physical_name
-from settings import BuildSettings, Settings, WorkloadSettings
-from settings.errors import SettingsError
+from components.resolver import (
+    CACHE_ACTIONS,
+    PULL_ACTIONS,
+    BuildSpec,
+    ImageResolver,
+    ImageStep,
+    ResolvedImage,
+    context_hash,
+    dockerfile_user,
+)
+from settings import Settings
+from settings.images import Upstream
 
-#: Actions that pull an image from a repository.
-PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-#: Extra actions a first pull through a cache rule needs: ECR creates the repository (tagging it, as
-#: the creation template sets tags) and imports the image, all on behalf of the pulling role.
-CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:TagResource")
-#: Upstream registries of the pull-through cache: settings host -> (ECR upstream URL, prefix suffix).
-UPSTREAMS = {"public.ecr.aws": ("public.ecr.aws", "ecr-public"),
-             "docker.io": ("registry-1.docker.io", "docker-hub")}
-_PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+__all__ = ["CACHE_ACTIONS", "PULL_ACTIONS", "BuildSpec", "ContainerRepository", "ContainerRepositoryArgs",
+           "ImageResolver", "ImageStep", "ResolvedImage", "context_hash", "dockerfile_user", "lifecycle_policy"]
 
-
-@dataclass(frozen=True)
-class BuildSpec:
-    """One image to build: context, Dockerfile and platform, tagged by the hash of what goes in."""
-
-    context: str
-    dockerfile: str
-    platform: str
-    tag: str
-
-
-@dataclass(frozen=True)
-class ResolvedImage:
-    """Where a workload's image comes from and what its execution role must be allowed to do."""
-
-    uri: str
-    repository_arns: tuple[str, ...]
-    actions: tuple[str, ...] = PULL_ACTIONS
-    build: BuildSpec | None = None
-    user: str | None = None
-
-    def statements(self) -> list[dict]:
-        """IAM statements for the execution role (GetAuthorizationToken has no resource scope)."""
-        return [statement(["ecr:GetAuthorizationToken"], "*", sid="EcrLogin"),
-                statement(self.actions, list(self.repository_arns), sid="PullImage")]
-
-
-def context_hash(directory: Path, dockerfile: str, platform: str) -> str:
-    """A tag from the build context's content: unchanged files keep the tag, any change makes a new one.
-
-    Paths matched by .dockerignore are left out, as Docker leaves them out of the build.
-    """
-    ignore = _dockerignore(directory)
-    digest = hashlib.sha256(f"{dockerfile}\0{platform}\0".encode())
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(root, name)
-            rel = path.relative_to(directory).as_posix()
-            if _ignored(rel, ignore) or "__pycache__" in rel.split("/"):
-                continue
-            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def dockerfile_user(dockerfile: Path) -> str | None:
-    """The user the final stage of a Dockerfile runs as, when it is not root (None otherwise)."""
-    user = None
-    for line in dockerfile.read_text().splitlines():
-        words = line.strip().split()
-        if not words:
-            continue
-        if words[0].upper() == "FROM":
-            user = None
-        elif words[0].upper() == "USER" and len(words) > 1:
-            user = words[1]
-    if user is None or user.split(":")[0] in ("root", "0"):
-        return None
-    return user
-
-
-def _dockerignore(directory: Path) -> list[str]:
-    path = directory / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [line.strip().rstrip("/") for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
-def _ignored(rel: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p + "/*") or rel.startswith(p.lstrip("*/") + "/")
-               for p in patterns if not p.startswith("!"))
-
-
-class ImageResolver:
-    """Turns each workload's `image` setting into a URI and execution-role grants, without resources."""
-
-    def __init__(self, settings: Settings, context: StackContext, base_dir: Path | None = None):
-        self.context = context
-        self.repository_name = settings.repository_name
-        self.base_dir = base_dir or Path.cwd()
-        self.registry = f"{context.account}.dkr.ecr.{context.region}.{context.dns_suffix}"
-        self.images: dict[str, ResolvedImage] = {}
-        self._hosts: set[str] = set()
-        self._tags: dict[tuple[str, str, str], str] = {}
-        for kind, items in (("services", settings.services), ("jobs", settings.jobs), ("workers", settings.workers)):
-            for i, workload in enumerate(items):
-                self.images[workload.name] = self._resolve(workload, f"{kind}[{i}].image")
-
-    @property
-    def repository_arn(self) -> str:
-        """The stack repository's ARN."""
-        return self.context.arn("ecr", f"repository/{self.repository_name}")
-
-    @property
-    def repository_url(self) -> str:
-        """The stack repository's URL (deterministic, so known at preview)."""
-        return f"{self.registry}/{self.repository_name}"
-
-    def cache_prefix(self, host: str) -> str:
-        """The pull-through cache prefix for an upstream host; it carries the stack (dev and prod share an
-        account without colliding) and fits ECR's 30-character limit."""
-        return physical_name(self.context.project, self.context.stack, UPSTREAMS[host][1], max_len=30)
-
-    @property
-    def upstreams(self) -> list[str]:
-        """Upstream hosts the workloads pull from through the cache."""
-        return [h for h in UPSTREAMS if h in self._hosts]
-
-    @property
-    def builds(self) -> list[BuildSpec]:
-        """The distinct images to build: one per tag (same content and platform, same image)."""
-        by_tag = {img.build.tag: img.build for img in self.images.values() if img.build is not None}
-        return list(by_tag.values())
-
-    def _resolve(self, workload: WorkloadSettings, where: str) -> ResolvedImage:
-        image = workload.image
-        if image.build is not None:
-            return self._resolve_build(image.build, workload.arch)
-        if image.uri is not None:
-            return self._resolve_uri(image.uri, where)
-        assert image.public is not None
-        return self._resolve_public(image.public, where)
-
-    def _resolve_build(self, build: BuildSettings, arch: str) -> ResolvedImage:
-        platform = _PLATFORMS[arch]
-        key = (posixpath.normpath(build.context), build.dockerfile, platform)
-        if key not in self._tags:  # one hash per build, however many workloads share it
-            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform)
-        tag = self._tags[key]
-        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag)
-        user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
-        return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
-
-    def _resolve_uri(self, uri: str, where: str) -> ResolvedImage:
-        registry, _, rest = uri.partition("/")
-        account = registry.split(".")[0]
-        if account != self.context.account:
-            raise SettingsError([f"{where}.uri: the image is in account {account} but the stack runs in "
-                                 f"{self.context.account}; a private task pulls only from its own account's ECR "
-                                 "(copy the image, or use ECR replication)"])
-        repo = rest.split("@")[0].split(":")[0]
-        return ResolvedImage(uri, (self.context.arn("ecr", f"repository/{repo}"),))
-
-    def _resolve_public(self, ref: str, where: str) -> ResolvedImage:
-        host, _, path = ref.partition("/")
-        if host == "docker.io" and "/" not in path.split(":")[0].split("@")[0]:
-            path = f"library/{path}"  # Docker Hub's official images live under library/
-        self._hosts.add(host)
-        prefix = self.cache_prefix(host)
-        repo = path.split("@")[0].split(":")[0]
-        arn = self.context.arn("ecr", f"repository/{prefix}/{repo}")
-        return ResolvedImage(f"{self.registry}/{prefix}/{path}", (arn,), PULL_ACTIONS + CACHE_ACTIONS)
+#: More images than a repository holds by default (10,000, https://docs.aws.amazon.com/AmazonECR/latest/
+#: userguide/service-quotas.html): rule 1 selects every pinned image and never reaches its count, and an
+#: image a rule selects cannot be expired by a rule of lower priority (ECR's lifecycle evaluation rules).
+PINNED_KEEP = 10000
 
 
 def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
-    """ECR lifecycle JSON: expire untagged images after N days, keep the newest K tagged ones."""
+    """ECR lifecycle JSON: keep every `pin-*` image, expire untagged images after N days, keep the newest K tagged."""
     return json.dumps({"rules": [
-        {"rulePriority": 1, "description": f"Expire untagged images after {untagged_expiry_days} days",
+        {"rulePriority": 1, "description": "Keep pinned images: task definitions use them by digest",
+         "selection": {"tagStatus": "tagged", "tagPatternList": [f"{PIN_PREFIX}*"], "countType": "imageCountMoreThan",
+                       "countNumber": PINNED_KEEP},
+         "action": {"type": "expire"}},
+        {"rulePriority": 2, "description": f"Expire untagged images after {untagged_expiry_days} days",
          "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
                        "countNumber": untagged_expiry_days},
          "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"Keep the newest {keep_images} tagged images",
+        {"rulePriority": 3, "description": f"Keep the newest {keep_images} tagged images",
          "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
                        "countNumber": keep_images},
          "action": {"type": "expire"}},
@@ -212,7 +65,8 @@ def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
 class ContainerRepositoryArgs:
     """Inputs of ContainerRepository; `from_settings` builds them from `repository` and the workloads.
 
-    builds: images to build and push (from the resolver); upstreams: pull-through cache hosts in use.
+    builds: images to build and push; upstreams: pull-through cache upstreams in use (by host), with their
+    prefixes and credentials (upstream key -> secret ARN); steps: deploy-time warms and mirrors.
     """
 
     context: StackContext
@@ -220,10 +74,11 @@ class ContainerRepositoryArgs:
     keep_images: int = 20
     untagged_expiry_days: int = 7
     kms_key_arn: str | None = None
-    docker_hub_credential_arn: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)
     builds: tuple[BuildSpec, ...] = ()
-    upstreams: tuple[str, ...] = ()
+    upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     cache_prefixes: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[ImageStep, ...] = ()
     protect: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -232,19 +87,22 @@ class ContainerRepositoryArgs:
                       resolver: ImageResolver) -> ContainerRepositoryArgs:
         """Args for the stack's repository, with what the resolver found the workloads need."""
         repo = settings.repository
-        upstreams = tuple(resolver.upstreams)
+        hosts = resolver.upstreams
         return cls(context=context, name=settings.repository_name, keep_images=repo.keep_images,
                    untagged_expiry_days=repo.untagged_expiry_days, kms_key_arn=repo.kms_key_arn,
-                   docker_hub_credential_arn=repo.docker_hub_credential_arn, builds=tuple(resolver.builds),
-                   upstreams=upstreams, cache_prefixes={h: resolver.cache_prefix(h) for h in upstreams},
+                   credentials=repo.credentials, builds=tuple(resolver.builds),
+                   upstreams={h: resolver.upstream(h) for h in hosts},
+                   cache_prefixes={h: resolver.cache_prefix(h) for h in hosts}, steps=tuple(resolver.steps),
                    protect=settings.protect, tags=settings.stack_tags)
 
 
 class ContainerRepository(pulumi.ComponentResource):
-    """The stack's ECR repository (immutable tags, scan on push, lifecycle), its image builds and the
-    pull-through cache for public images, with a creation template for the cached repositories.
+    """The stack's ECR repository (immutable tags, scan on push, lifecycle), its image builds, the
+    pull-through cache (a rule and a creation template per upstream) and the deploy-time image steps.
 
-    Attributes: repository, images (build tag -> awsx.ecr.Image), for task definitions to depend on.
+    Attributes: repository; images (build tag -> awsx.ecr.Image); steps (step key -> CacheWarm or
+    ImageMirror); image_resources (both, by key) for task definitions to depend on; digests (step key
+    -> the digest the step found) for pinned images.
     """
 
     def __init__(self, name: str, args: ContainerRepositoryArgs, opts: pulumi.ResourceOptions | None = None):
@@ -256,8 +114,14 @@ class ContainerRepository(pulumi.ComponentResource):
         self.images: dict[str, awsx.ecr.Image] = {}
         for spec in args.builds:
             self._create_image(spec)
+        self._cache: dict[str, list[pulumi.Resource]] = {}
         if args.upstreams:
             self._create_pull_through_cache()
+        self.steps: dict[str, pulumi.Resource] = {}
+        for step in args.steps:
+            self._create_step(step)
+        self.image_resources: dict[str, pulumi.Resource] = {**self.images, **self.steps}
+        self.digests: dict[str, pulumi.Output[str]] = {k: s.digest for k, s in self.steps.items()}  # type: ignore[attr-defined]
         self.register_outputs({"repositoryName": args.name, "repositoryUrl": self.repository.repository_url})
 
     def _encryption(self) -> dict[str, str]:
@@ -272,9 +136,9 @@ class ContainerRepository(pulumi.ComponentResource):
             f"{self._name}-repository", name=args.name, image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True}, encryption_configurations=[self._encryption()],
             force_delete=not args.protect, tags={**args.tags, "Name": args.name}, opts=stateful)
-        aws.ecr.LifecyclePolicy(f"{self._name}-lifecycle", repository=self.repository.name,
-                                policy=lifecycle_policy(args.keep_images, args.untagged_expiry_days),
-                                opts=self._child)
+        self.lifecycle = aws.ecr.LifecyclePolicy(
+            f"{self._name}-lifecycle", repository=self.repository.name,
+            policy=lifecycle_policy(args.keep_images, args.untagged_expiry_days), opts=self._child)
 
     def _create_image(self, spec: BuildSpec) -> None:
         # Paths stay relative to the project directory (Pulumi's working directory), so the state is
@@ -286,33 +150,56 @@ class ContainerRepository(pulumi.ComponentResource):
 
     def _create_pull_through_cache(self) -> None:
         args, ctx = self._args, self._args.context
-        role = self._create_template_role()
-        for host in args.upstreams:
-            upstream_url, suffix = UPSTREAMS[host]
+        role, role_policy = self._create_template_role()
+        for host, upstream in args.upstreams.items():
             prefix = args.cache_prefixes[host]
-            aws.ecr.PullThroughCacheRule(
-                f"{self._name}-cache-{suffix}", ecr_repository_prefix=prefix, upstream_registry_url=upstream_url,
-                credential_arn=args.docker_hub_credential_arn if host == "docker.io" else None, opts=self._child)
+            credential = args.credentials.get(upstream.credential) if upstream.credential else None
+            rule = aws.ecr.PullThroughCacheRule(
+                f"{self._name}-cache-{upstream.suffix}", ecr_repository_prefix=prefix,
+                upstream_registry_url=upstream.url, credential_arn=credential, opts=self._child)
             # Cached repositories mirror upstream tags, which upstream moves (3.12-slim gets patched):
-            # they stay MUTABLE so the cache can follow; pin a digest for a fixed image.
-            aws.ecr.RepositoryCreationTemplate(
-                f"{self._name}-cache-{suffix}", prefix=prefix, applied_fors=["PULL_THROUGH_CACHE"],
-                description=f"Repositories cached from {upstream_url} for {ctx.prefix}",
-                image_tag_mutability="MUTABLE", encryption_configurations=[self._encryption()],
+            # those stay mutable so the cache can follow (ECR may not update a cached image under an
+            # immutable tag); the pin tags on what tasks pull by digest are excluded: never overwritten,
+            # and kept by the lifecycle (MUTABLE_WITH_EXCLUSION, AmazonECR/latest/userguide/repository-edit.html).
+            template = aws.ecr.RepositoryCreationTemplate(
+                f"{self._name}-cache-{upstream.suffix}", prefix=prefix, applied_fors=["PULL_THROUGH_CACHE"],
+                description=f"Repositories cached from {upstream.url} for {ctx.prefix}",
+                image_tag_mutability="MUTABLE_WITH_EXCLUSION",
+                image_tag_mutability_exclusion_filters=[{"filter": f"{PIN_PREFIX}*", "filter_type": "WILDCARD"}],
+                encryption_configurations=[self._encryption()],
                 lifecycle_policy=lifecycle_policy(args.keep_images, args.untagged_expiry_days),
-                resource_tags=dict(args.tags), custom_role_arn=role.arn, opts=self._child)
+                resource_tags=dict(args.tags), custom_role_arn=role.arn,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]))
+            self._cache[prefix] = [rule, template]
 
-    def _create_template_role(self) -> aws.iam.Role:
-        """ECR needs a role of ours to tag (and KMS-encrypt) the repositories a template creates."""
+    def _create_template_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """ECR needs a role of ours to tag (and KMS-encrypt) the repositories a template creates.
+
+        Its trust policy is the one AWS documents, without conditions: AWS does not document that ECR sends
+        aws:SourceAccount or aws:SourceArn when it assumes this role
+        (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates-create-iam.html).
+        """
         args, ctx = self._args, self._args.context
         role = aws.iam.Role(f"{self._name}-cache-template", name=physical_name(ctx.prefix, "ecr-cache", max_len=64),
-                            assume_role_policy=assume_role_policy("ecr.amazonaws.com", ctx.account),
+                            assume_role_policy=assume_role_policy("ecr.amazonaws.com"),
                             tags={**args.tags, "Name": f"{ctx.prefix}-ecr-cache"}, opts=self._child)
         repos = [ctx.arn("ecr", f"repository/{args.cache_prefixes[h]}/*") for h in args.upstreams]
         statements = [statement(["ecr:CreateRepository", "ecr:TagResource"], repos, sid="CreateCachedRepositories")]
         if args.kms_key_arn:
             statements.append(statement(["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
                                         [args.kms_key_arn], sid="EncryptCachedRepositories"))
-        aws.iam.RolePolicy(f"{self._name}-cache-template", role=role.id, policy=document(statements),
-                           opts=self._child)
-        return role
+        policy = aws.iam.RolePolicy(f"{self._name}-cache-template", role=role.id, policy=document(statements),
+                                    opts=self._child)
+        return role, policy
+
+    def _create_step(self, step: ImageStep) -> None:
+        """Warm or mirror one image at deploy, after the rule and template (or the repository) it needs."""
+        ctx = self._args.context
+        inputs = step.props(ctx.region, f"{ctx.account}.dkr.ecr.{ctx.region}.{ctx.dns_suffix}")
+        if step.kind == "warm":
+            prefix = step.repository.split("/", 1)[0]
+            self.steps[step.key] = CacheWarm(f"{self._name}-warm-{step.key}", inputs, pulumi.ResourceOptions(
+                parent=self, depends_on=self._cache.get(prefix, [])))
+        else:
+            self.steps[step.key] = ImageMirror(f"{self._name}-mirror-{step.key}", inputs, pulumi.ResourceOptions(
+                parent=self, depends_on=[self.repository, self.lifecycle]))

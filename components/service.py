@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
+from components.mesh import rule_suffix
 from components.naming import scoped_alarm_name
 from components.platform import WorkloadArgs
 from components.workload import WorkloadParts, create_workload
@@ -81,7 +82,7 @@ class FargateService(pulumi.ComponentResource):
         self._platform = args.platform
         self.parts: WorkloadParts = create_workload(self, name, args)
         self.load_balancer: ServiceLoadBalancer | None = None
-        if self._settings.load_balancer is not None and self._settings.port is not None:
+        if self._settings.load_balancer is not None and self._settings.primary_port is not None:
             self.load_balancer = self._create_load_balancer()
         self._admit_mesh()
         self.deployment_alarm = self._create_error_rate_alarm() if self.load_balancer is not None else None
@@ -89,7 +90,9 @@ class FargateService(pulumi.ComponentResource):
         if self._settings.autoscaling is not None:
             self._create_autoscaling(self._settings.autoscaling)
         self.outputs: dict[str, Any] = {**self.parts.outputs(args), "serviceName": args.name,
-                                        "url": self.load_balancer.url if self.load_balancer else None}
+                                        "url": self.load_balancer.url if self.load_balancer else None,
+                                        "dnsName": (f"{args.name}.{self._platform.dns_namespace}"
+                                                    if args.name in self._platform.registry_arns else None)}
         self.register_outputs(self.outputs)
 
     @property
@@ -100,25 +103,33 @@ class FargateService(pulumi.ComponentResource):
 
     def _create_load_balancer(self) -> ServiceLoadBalancer:
         args, svc, lb = self._args, self._settings, self._settings.load_balancer
-        assert lb is not None and svc.port is not None
+        assert lb is not None and svc.primary_port is not None
         subnets = self._platform.public_subnet_ids if lb.scheme == "internet-facing" else self._platform.subnet_ids
         return ServiceLoadBalancer(f"{self._name}-lb", ServiceLoadBalancerArgs(
-            context=args.context, service_name=args.name, port=svc.port, settings=lb, vpc_id=self._platform.vpc_id,
-            vpc_cidr=self._platform.vpc_cidr, subnet_ids=list(subnets),
+            context=args.context, service_name=args.name, port=svc.primary_port, settings=lb,
+            vpc_id=self._platform.vpc_id, vpc_cidr=self._platform.vpc_cidr, subnet_ids=list(subnets),
             service_security_group_id=self.parts.security_group.id,
             access_log_bucket=self._platform.access_log_bucket, access_log_prefix=self._platform.access_log_prefix,
             after=[r for r in [self._platform.access_logs] if r], protect=self._platform.protect, tags=args.tags),
             opts=pulumi.ResourceOptions(parent=self))
 
     def _admit_mesh(self) -> None:
-        """The service's port, open to the services of the mesh (Service Connect peers) only."""
-        mesh, port = self._platform.mesh_security_group_id, self._settings.port
-        if mesh is None or port is None:
-            return
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-from-mesh", security_group_id=self.parts.security_group.id, ip_protocol="tcp",
-            from_port=port, to_port=port, referenced_security_group_id=mesh,
-            description="Service Connect from the stack's services", opts=pulumi.ResourceOptions(parent=self))
+        """Every port of the service, open to the stack's services (mesh) and to its clients group only."""
+        svc, child = self._settings, pulumi.ResourceOptions(parent=self)
+        sources = [("mesh", self._platform.mesh_security_group_id, "Service Connect from the stack's services"),
+                   ("clients", self._platform.clients_security_group_id, "by DNS name from jobs and one-off tasks")]
+        for _, spec in svc.service_ports:
+            suffix = rule_suffix(spec.port, spec.protocol)
+            for label, group, who in sources:
+                if group is None:
+                    continue
+                # The primary port's mesh rule keeps the name it had when a service had one port.
+                primary = label == "mesh" and spec.protocol == "tcp" and spec.port == svc.primary_port
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{self._name}-from-{label}" + ("" if primary else f"-{suffix}"),
+                    security_group_id=self.parts.security_group.id, ip_protocol=spec.protocol, from_port=spec.port,
+                    to_port=spec.port, referenced_security_group_id=group, description=who,
+                    opts=child)
 
     def _create_error_rate_alarm(self) -> aws.cloudwatch.MetricAlarm:
         """The default deployment alarm: the targets answer more than ERROR_RATE_PERCENT % 5xx."""
@@ -145,10 +156,19 @@ class FargateService(pulumi.ComponentResource):
                 "awslogs-group": args.log_group_name, "awslogs-region": args.context.region,
                 "awslogs-stream-prefix": f"{args.name}-service-connect"}},
         }
-        if svc.port is not None:
-            config["services"] = [{"port_name": svc.name, "discovery_name": svc.name,
-                                   "client_alias": [{"port": svc.port, "dns_name": svc.name}]}]
+        tcp = [(name, spec.port) for name, spec in svc.service_ports if spec.protocol == "tcp"]
+        if tcp:
+            # One Service Connect service per TCP port, all under the service's name (`web:8080`, `web:8443`);
+            # discovery names are unique in the namespace ('_' is in no workload name).
+            config["services"] = [{"port_name": name, "discovery_name": svc.name if i == 0 else f"{svc.name}_{port}",
+                                   "client_alias": [{"port": port, "dns_name": svc.name}]}
+                                  for i, (name, port) in enumerate(tcp)]
         return config
+
+    def _registry(self) -> dict[str, Any] | None:
+        """The service's A records in the stack's private DNS namespace (awsvpc: no port needed)."""
+        arn = self._platform.registry_arns.get(self._args.name)
+        return {"registry_arn": arn} if arn is not None else None
 
     def _create_service(self) -> aws.ecs.Service:
         args, svc = self._args, self._settings
@@ -156,7 +176,7 @@ class FargateService(pulumi.ComponentResource):
         load_balancers, grace = None, None
         if self.load_balancer is not None:
             load_balancers = [{"target_group_arn": self.load_balancer.target_group.arn, "container_name": args.name,
-                               "container_port": svc.port}]
+                               "container_port": svc.primary_port}]
             start = svc.health_check.start_period if svc.health_check else 0
             grace = max(60, start + 30)
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
@@ -181,6 +201,7 @@ class FargateService(pulumi.ComponentResource):
             wait_for_steady_state=svc.wait_for_steady_state if svc.wait_for_steady_state is not None
             else self._platform.protect, load_balancers=load_balancers,
             health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
+            service_registries=self._registry(),
             tags={**args.tags, "workload": args.name, "Name": args.name},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignore, depends_on=depends))
 

@@ -85,7 +85,7 @@ class RunnerSpec:
         return f"/aws/vendedlogs/states/{self.context.project}/{self.context.stack}/{self.job}"
 
 
-def run_task_parameters(spec: RunnerSpec, subnets: Sequence[str], security_group: str,
+def run_task_parameters(spec: RunnerSpec, subnets: Sequence[str], security_groups: Sequence[str],
                         task_definition_arn: str) -> dict[str, Any]:
     """The RunTask request in Step Functions' PascalCase: private subnets, no public IP, the job's capacity.
 
@@ -99,7 +99,8 @@ def run_task_parameters(spec: RunnerSpec, subnets: Sequence[str], security_group
         "CapacityProviderStrategy": [{"CapacityProvider": s["capacityProvider"], "Weight": s["weight"],
                                       "Base": s["base"]} for s in spec.capacity_strategy],
         "PlatformVersion": "LATEST",
-        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": list(subnets), "SecurityGroups": [security_group],
+        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": list(subnets),
+                                                         "SecurityGroups": list(security_groups),
                                                          "AssignPublicIp": "DISABLED"}},
         "Group": spec.group,
         "PropagateTags": "TASK_DEFINITION",
@@ -192,13 +193,13 @@ def container_path(container: str, task: str) -> str:
     return f"{task}.Containers[?(@.Name == '{container}')]"
 
 
-def definition(spec: RunnerSpec, subnets: Sequence[str], security_group: str,
+def definition(spec: RunnerSpec, subnets: Sequence[str], security_groups: Sequence[str],
                task_definition_arn: str) -> dict[str, Any]:
     """The state machine's Amazon States Language document."""
     ctx = spec.context
     run_task: dict[str, Any] = {
         "Type": "Task", "Resource": f"arn:{ctx.partition}:states:::ecs:runTask.sync",
-        "Parameters": run_task_parameters(spec, subnets, security_group, task_definition_arn),
+        "Parameters": run_task_parameters(spec, subnets, security_groups, task_definition_arn),
         "TimeoutSeconds": spec.timeout_minutes * 60, "Next": "MainContainer",
     }
     # The job's own container, by name (a task may hold more than one): a filter path gives a list,
@@ -280,7 +281,7 @@ def start_policy(spec: RunnerSpec, dlq_arn: str) -> str:
 def example_definition(context: StackContext) -> dict[str, Any]:
     """A definition with placeholder ids, for what does not depend on them (the cost estimate's transitions)."""
     spec = RunnerSpec(context, "job", "family", "cluster", "execution", "task", "/ecs/job", 60, 0)
-    return definition(spec, ["subnet-0"], "sg-0", context.arn("ecs", "task-definition/family:1"))
+    return definition(spec, ["subnet-0"], ["sg-0"], context.arn("ecs", "task-definition/family:1"))
 
 
 def dumps(doc: dict[str, Any]) -> str:

@@ -1,5 +1,8 @@
 """The resources of one workload (job or service): log group, task definition, two roles, security group.
 
+The task definition holds every container of the task (components/containers.py); a workload that
+mounts stack volumes gets NFS egress to the mount targets, which admit its group on 2049.
+
 Created as children of the FargateJob or FargateService that owns them, from the plain documents of
 components/builders.py. The roles get exactly what the workload needs: the execution role pulls
 its image, writes its own log group and reads the secrets it names; the task role writes the output
@@ -16,17 +19,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.builders import (
-    capacity_strategy,
-    container_definition,
-    ecs_tasks_trust,
-    execution_policy,
-    task_policy,
-    volume_name,
-    writable_paths,
-)
+from components.builders import capacity_strategy, ecs_tasks_trust, execution_policy, task_policy
+from components.containers import container_definitions, mounted_volumes, task_volumes
 from components.naming import physical_name
 from components.platform import WorkloadArgs
+from components.volumes import NFS_PORT
 
 
 @dataclass
@@ -47,7 +44,10 @@ class WorkloadParts:
                 "securityGroupId": self.security_group.id, "logGroupName": args.log_group_name,
                 "logStreamPrefix": args.name, "subnetIds": list(args.platform.subnet_ids),
                 "capacityProviderStrategy": self.capacity_provider_strategy,
-                "scheduleArn": None, "serviceName": None, "url": None, "stateMachineArn": None}
+                "scheduleArn": None, "serviceName": None, "url": None, "stateMachineArn": None,
+                # Added after the first release (additive): what tools.exec and tools.doctor read.
+                "exec": args.workload.exec,
+                "securityGroupIds": [self.security_group.id, *args.security_group_ids], "dnsName": None}
 
 
 def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> WorkloadParts:
@@ -77,20 +77,34 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     depends: list[pulumi.Resource] = [log_group, execution_role, task_role, execution_policy_resource]
     if task_policy_resource is not None:
         depends.append(task_policy_resource)
-    if args.image_resource is not None:
-        depends.append(args.image_resource)
+    depends += args.image_resources
+    if platform.stack_secrets is not None and any(c.stack_secret_keys for _, c in args.workload.containers):
+        depends.append(platform.stack_secrets)
+    if mounted_volumes(args) and platform.file_system is not None:
+        depends += platform.file_system.ready  # the mount targets: a task that starts before them cannot mount
+    storage = args.workload.ephemeral_storage_gib
     task_definition = aws.ecs.TaskDefinition(
         f"{name}-task", family=args.family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
         cpu=str(args.workload.cpu), memory=str(args.workload.memory_mib),
         runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.workload.arch},
         execution_role_arn=args.role_arn(args.execution_role_name), task_role_arn=args.role_arn(args.task_role_name),
-        container_definitions=json.dumps([container_definition(args)]),
-        volumes=[{"name": volume_name(p)} for p in writable_paths(args.workload)],
+        container_definitions=_container_definitions(args), volumes=task_volumes(args),
+        ephemeral_storage={"size_in_gib": storage} if storage else None,
         tags={**tags, "Name": args.family},
-        # The image is pushed (and the roles exist) before a task definition that names them is registered.
+        # The image is pushed, cached or copied (and the roles exist) before a task definition names them.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
                          capacity_strategy(args.workload))
+
+
+def _container_definitions(args: WorkloadArgs) -> pulumi.Input[str]:
+    """The JSON of the task's containers; it waits for the digest of any image pinned at deploy."""
+    names = [c.name for _, c in args.workload.containers]
+    uris = [args.image_uri_of(args.container_image(n)) for n in names]
+    if all(isinstance(u, str) for u in uris):
+        return json.dumps(container_definitions(args))
+    return pulumi.Output.all(*uris).apply(
+        lambda pulled: json.dumps(container_definitions(args, dict(zip(names, pulled, strict=True)))))
 
 
 def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str],
@@ -116,6 +130,15 @@ def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str
                   else {"cidr_ipv4": extra.cidr} if ":" not in str(extra.cidr) else {"cidr_ipv6": extra.cidr})
         rules.append((f"extra-{i}", {**target, "from_port": extra.port, "to_port": extra.port,
                                      "description": f"egressTo[{i}]"}))
+    efs = args.platform.file_system
+    if efs is not None and mounted_volumes(args):
+        # NFS to the mount targets, and the mount targets' group admits exactly the workloads that mount.
+        rules.append(("nfs", {"referenced_security_group_id": efs.security_group_id, "from_port": NFS_PORT,
+                              "to_port": NFS_PORT, "description": "NFS to the stack's EFS mount targets"}))
+        aws.vpc.SecurityGroupIngressRule(f"{name}-nfs-in", security_group_id=efs.security_group_id,
+                                         ip_protocol="tcp", from_port=NFS_PORT, to_port=NFS_PORT,
+                                         referenced_security_group_id=group.id,
+                                         description=f"NFS from {args.name}", opts=child)
     for suffix, rule in rules:
         aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id, ip_protocol="tcp",
                                         **rule, opts=child)

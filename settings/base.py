@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from settings.errors import OFFLINE_SECRET
+from settings.errors import OFFLINE_SECRET, SettingError
 from settings.patterns import KMS_KEY_ARN
 
 #: CloudWatch Logs accepts only these retention periods (days); 0 ("never expire") is not allowed here.
@@ -98,6 +98,15 @@ def check_kms_key(value: str | None) -> str | None:
     if value is not None and value != OFFLINE_SECRET and (not KMS_KEY_ARN.match(value) or ":alias/" in value):
         raise ValueError("expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); CloudWatch Logs "
                          "does not take aliases")
+    return value
+
+
+def check_key_arns(value: list[str]) -> list[str]:
+    """KMS key ARNs that an IAM statement can name as its resource (an alias ARN matches no key there)."""
+    for i, arn in enumerate(value):
+        if arn != OFFLINE_SECRET and (not KMS_KEY_ARN.match(arn) or ":alias/" in arn):
+            raise SettingError((i,), f"{arn!r} is not valid; expected a KMS key ARN "
+                                  "(arn:aws:kms:<region>:<account>:key/<id>): IAM grants on a key name its key ARN")
     return value
 
 

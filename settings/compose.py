@@ -77,7 +77,7 @@ def load(spec: dict[str, Any], base_dir: Path) -> tuple[list[dict[str, Any]], li
     for name, svc in doc["services"].items():
         entry = ServiceMapper(name, svc or {}, path.parent, base_dir, spec.get("secrets") or {}, notes).entry()
         if name in as_jobs:
-            for key in ("port", "desiredCount"):
+            for key in ("port", "ports", "desiredCount"):
                 if entry.pop(key, None) is not None:
                     notes.append(f"compose: {name}: {key} left out: it is a job (jobs take no ports or replicas)")
             jobs.append(entry)
@@ -211,7 +211,7 @@ class ServiceMapper:
             self.out["environment"] = env
 
     def _ports(self) -> None:
-        targets: list[int] = []
+        targets: list[tuple[int, str]] = []
         for item in self.svc.get("ports") or []:
             if isinstance(item, dict):
                 extra = sorted(set(item) - {"target", "published", "protocol", "host_ip", "mode", "app_protocol",
@@ -233,21 +233,21 @@ class ServiceMapper:
         if not distinct:
             self.note("no ports or expose: other services cannot reach it (on compose's network every port is "
                       "open; Service Connect reaches only a declared one)")
-        if distinct:
-            self.out["port"] = distinct[0]
-            if len(distinct) > 1:
-                self.note(f"only container port {distinct[0]} is exposed (Service Connect and a load balancer use "
-                          f"one); {', '.join(map(str, distinct[1:]))} left out")
-            published = [p for p in self.svc.get("ports") or [] if isinstance(p, str) and ":" in p]
-            if published:
-                self.note("published host ports have no meaning on Fargate; the container port is what others use")
+            return
+        if distinct == [(distinct[0][0], "tcp")]:
+            self.out["port"] = distinct[0][0]
+        else:  # every port: TCP ones through Service Connect, UDP ones by DNS name
+            self.out["ports"] = [n if proto == "tcp" else {"port": n, "protocol": proto} for n, proto in distinct]
+        published = [p for p in self.svc.get("ports") or [] if isinstance(p, str) and ":" in p]
+        if published:
+            self.note("published host ports have no meaning on Fargate; the container port is what others use")
 
-    def _port(self, target: Any, item: Any, protocol: str) -> int:
-        if protocol != "tcp":
-            raise self.fail("ports", f"{item!r}: only TCP ports are supported")
+    def _port(self, target: Any, item: Any, protocol: str) -> tuple[int, str]:
+        if protocol not in ("tcp", "udp"):
+            raise self.fail("ports", f"{item!r}: only TCP and UDP ports are supported")
         if target is None or not str(target).isdigit():
             raise self.fail("ports", f"{item!r}: expected one container port (no ranges)")
-        return int(target)
+        return int(target), protocol
 
     def _healthcheck(self) -> None:
         hc = self.svc.get("healthcheck")

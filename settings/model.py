@@ -25,8 +25,9 @@ from pydantic import (
 
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
-from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, problems_from
-from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, TAG_KEY
+from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
+from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
+from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
     AlertsSettings,
@@ -36,13 +37,16 @@ from settings.stack import (
     NetworkSettings,
     OutputBucketSettings,
     RepositorySettings,
+    default_dns_namespace,
 )
+from settings.volumes import VolumeSettings, check_references, check_secret_values, secret_value_shape
 from settings.workers import WorkerSettings
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
 #: Workload names the stack uses for something of its own that a workload's name would collide with.
-RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec"}
+RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec",
+                  "doctor": "tools.doctor --probe registers the task definition family <project>-<stack>-doctor"}
 
 
 class Settings(Model):
@@ -65,6 +69,11 @@ class Settings(Model):
     compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
     alerts: AlertsSettings | None = Field(None, description=(
         "failed jobs, rolled-back deployments, missed runs, thin services"))
+    volumes: dict[Annotated[str, Field(pattern=STACK_KEY)], VolumeSettings] = Field({}, description=(
+        "persistent volumes on the stack's one EFS file system (created only when a volume exists), by name"))
+    secret_values: Annotated[dict[str, str], BeforeValidator(secret_value_shape)] = Field({}, description=(
+        "values the stack stores as SSM SecureString parameters `/<project>/<stack>/<key>`, every one a `secure:` "
+        "config value; workloads read them as `secrets: {NAME: {stackSecret: KEY}}`"))
 
     _project: str = PrivateAttr("private-fargate")
     _stack: str = PrivateAttr("dev")
@@ -114,17 +123,23 @@ class Settings(Model):
         self._check_names()
         self._check_services()
         self._check_rollback_alarms()
-        self._check_images()
+        image_notes = self._check_images()
         self._check_secret_regions()
+        check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
+        volume_notes = check_references(self)
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")
-        self._notes = (*ctx.get("notes", ()), *self._workload_notes())
+        self._notes = (*ctx.get("notes", ()), *image_notes, *self._workload_notes(), *volume_notes)
         return self
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
         return [("services", list(self.services)), ("jobs", list(self.jobs)), ("workers", list(self.workers))]
+
+    def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
+        """(settings key, entries) of every workload kind, for code that handles each workload alike."""
+        return self._kinds()
 
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
@@ -155,7 +170,8 @@ class Settings(Model):
                                  "ARM64 tasks on platform 1.4.0 and later (API_CapacityProviderStrategyItem), while "
                                  "its developer guide still says it does not (fargate-capacity-providers.html); if "
                                  "tasks fail to place, use capacity: on-demand")
-                if isinstance(w, ServiceSettings) and w.port is not None and w.cpu == 256:
+                served = any(p.protocol == "tcp" for _, p in w.service_ports)  # a sidecar's port too
+                if isinstance(w, ServiceSettings) and served and w.cpu == 256:
                     notes.append(f"{where}: Service Connect adds a proxy to every task, for which AWS recommends 256 "
                                  "more CPU units and 64 MiB (service-connect-concepts-deploy.html, proxy resources); "
                                  "at cpu 256 the app and the proxy share 0.25 vCPU: size it cpu 512 if it is busy")
@@ -191,31 +207,68 @@ class Settings(Model):
                                               "give another alarm by its ARN (arn:aws:cloudwatch:<region>:<account>:"
                                               "alarm:<name>)")
 
-    def _check_images(self) -> None:
+    def _check_images(self) -> list[str]:
+        partition = partition_of(self._region)
+        credentials = self.repository.credentials
+        for key, arn in credentials.items():
+            if arn == OFFLINE_SECRET:
+                continue
+            where = ("repository", "upstreamCredentials", key) if arn != self.repository.docker_hub_credential_arn \
+                else ("repository", "dockerHubCredentialArn")
+            arn_partition, arn_region = arn.split(":")[1], arn.split(":")[3]
+            if (arn_partition, arn_region) != (partition, self._region):
+                raise SettingError(where, f"the secret is in {arn_partition}/{arn_region} but the stack is in "
+                                          f"{partition}/{self._region}; ECR reads it from the cache rule's own "
+                                          "account and region")
+        notes: list[str] = []
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                img = w.image
-                if img.public and img.public.startswith("docker.io/") and not self.repository.docker_hub_credential_arn:
-                    raise SettingError((kind, i, "image", "public"),
-                                       "Docker Hub images need repository.dockerHubCredentialArn (ECR's "
-                                       "pull-through cache for Docker Hub requires credentials)")
-                if img.uri:
-                    region = PRIVATE_ECR_URI.match(img.uri).group(2)  # type: ignore[union-attr]
-                    if region != self._region:
-                        raise SettingError((kind, i, "image", "uri"),
-                                           f"the image is in {region} but the stack is in {self._region}; a private "
-                                           "task reaches only its own region's ECR through the endpoints")
+                for path, container in w.containers:
+                    img = container.image
+                    where = key_path((kind, i, *path, "image"))
+                    ref = img.reference
+                    if img.public and ref is not None:
+                        upstream = upstream_for(ref.host)
+                        assert upstream is not None  # the field validator refused the others
+                        if partition in NO_CACHE_PARTITIONS:
+                            notes.append(f"{where}.public: {partition} has no pull-through cache for {upstream.name}; "
+                                         "the image is copied into the stack's repository at deploy instead")
+                        elif upstream.credential and upstream.credential not in credentials:
+                            alias = " (or dockerHubCredentialArn)" if upstream.credential == "dockerhub" else ""
+                            raise SettingError((kind, i, *path, "image", "public"),
+                                               f"{upstream.name} images need repository.upstreamCredentials."
+                                               f"{upstream.credential}{alias} (ECR's pull-through cache requires "
+                                               "credentials for it); or use image.mirror to copy the image at deploy")
+                        elif len(ref.path) > ECR_NAME_MAX - CACHE_PREFIX_MAX - 1:
+                            raise SettingError((kind, i, *path, "image", "public"),
+                                               f"the cached repository <prefix>/{ref.path[:20]}... would be over "
+                                               f"ECR's {ECR_NAME_MAX} characters for a repository name; use "
+                                               "image.mirror")
+                    if img.pin_at_deploy and ref is not None and ref.floating:
+                        notes.append(f"{where}: {ref} is pinned at deploy: the task definition uses the digest "
+                                     f"{ref.pull_tag!r} has when `pulumi up` runs (unknown until then)")
+                    if img.uri:
+                        region = PRIVATE_ECR_URI.match(img.uri).group(2)  # type: ignore[union-attr]
+                        if region != self._region:
+                            raise SettingError((kind, i, *path, "image", "uri"),
+                                               f"the image is in {region} but the stack is in {self._region}; a "
+                                               "private task reaches only its own region's ECR through the endpoints")
+        return notes
 
     def _check_secret_regions(self) -> None:
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                for name, arn in w.secrets.items():
+                arns = [((*path, "secrets", name), arn) for path, c in w.containers for name, arn in c.secrets.items()
+                        if isinstance(arn, str)]
+                arns += [(("kmsKeyArns", j), arn) for j, arn in enumerate(w.kms_key_arns)]
+                for where, arn in arns:
                     if arn == OFFLINE_SECRET:
                         continue
                     partition, region = arn.split(":")[1], arn.split(":")[3]
                     if region != self._region or partition != partition_of(self._region):
-                        raise SettingError((kind, i, "secrets", name),
-                                           f"the secret is in {partition}/{region} but the stack is in "
+                        what = "key" if where[0] == "kmsKeyArns" else "secret"
+                        raise SettingError((kind, i, *where),
+                                           f"the {what} is in {partition}/{region} but the stack is in "
                                            f"{partition_of(self._region)}/{self._region}; a private task reaches "
                                            "only its own region's endpoints")
 
@@ -253,6 +306,11 @@ class Settings(Model):
     def workloads(self) -> list[WorkloadSettings]:
         """Services, jobs, then workers."""
         return [*self.services, *self.jobs, *self.workers]
+
+    @property
+    def dns_namespace(self) -> str:
+        """The private DNS namespace services register in: `network.dnsNamespace` or `<stack>.<project>.internal`."""
+        return self.network.dns_namespace or default_dns_namespace(self._project, self._stack)
 
     @property
     def stack_tags(self) -> dict[str, str]:

@@ -19,8 +19,6 @@ ACM_ARN = re.compile(ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-
 PRIVATE_ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + ECR_REPO_NAME + r")"
     r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
-PUBLIC_IMAGE = re.compile(
-    r"^(public\.ecr\.aws|docker\.io)/(" + ECR_REPO_NAME + r")(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 WORKLOAD_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 SG_ID = r"^sg-[0-9a-f]{8,17}$"
@@ -33,9 +31,18 @@ TAG_KEY = r"^[\w .:/=+@-]+$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 SNS_TOPIC_ARN = r"^arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
 AZ_NAME_OR_ID = r"^(?:[a-z]{2}(?:-[a-z]+)+-\d[a-z]|[a-z0-9]+-az\d+)$"
+#: A port mapping name (ECS: lowercase letters, digits, '_' and '-', up to 64, not starting with '-').
+PORT_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+#: A key of `volumes` or `secretValues` (it becomes part of an EFS access point's and an SSM parameter's name).
+STACK_KEY = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+#: A DNS name of two labels or more (`<stack>.<project>.internal`).
+DNS_NAME = r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
 #: Pattern -> what it means, for messages a person can act on.
 PATTERN_HELP: dict[str, str] = {
+    PORT_NAME: "lowercase letters, digits, '_' and '-', up to 64 characters, not starting with '-'",
+    STACK_KEY: "letters, digits, '_' and '-', up to 63 characters, starting with a letter or digit",
+    DNS_NAME: "a DNS name of two labels or more in lowercase letters, digits and '-' (such as dev.shop.internal)",
     AZ_NAME_OR_ID: "an Availability Zone name (us-east-1a) or zone ID (use1-az1)",
     "^" + ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
                                 "(2 to 256 characters)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,7 +20,17 @@ from settings.base import (
     shown,
 )
 from settings.errors import OFFLINE_SECRET, SettingError
-from settings.patterns import AZ_NAME_OR_ID, ECR_REPO_NAME, EMAIL, RTB_ID, SECRET_ARN, SNS_TOPIC_ARN, SUBNET_ID, VPC_ID
+from settings.patterns import (
+    AZ_NAME_OR_ID,
+    DNS_NAME,
+    ECR_REPO_NAME,
+    EMAIL,
+    RTB_ID,
+    SECRET_ARN,
+    SNS_TOPIC_ARN,
+    SUBNET_ID,
+    VPC_ID,
+)
 
 
 class ExistingNetwork(Model):
@@ -61,6 +72,10 @@ class NetworkSettings(Model):
     flow_log_retention_days: int = Field(30, description="retention of the VPC flow log group (CloudWatch values)")
     existing: ExistingNetwork | None = Field(None, description=(
         "adopt a VPC; only endpoints are created. Needs `network.cidr` set to that VPC's CIDR"))
+    dns_namespace: str | None = Field(None, pattern=DNS_NAME, max_length=253,
+                                      json_schema_extra=shown("`<stack>.<project>.internal`"), description=(
+        "private DNS namespace (Cloud Map, bound to the VPC) where each service registers `<name>.<namespace>` "
+        "(A records), which jobs and one-off tasks resolve too"))
 
     _check_flow_retention = field_validator("flow_log_retention_days")(check_retention)
 
@@ -120,31 +135,68 @@ class NetworkSettings(Model):
         return self.endpoint_az_count or self.subnet_count
 
 
+def check_credential(value: str | None) -> str | None:
+    """A pull-through cache credential: a Secrets Manager secret whose name starts `ecr-pullthroughcache/`."""
+    if value is None or value == OFFLINE_SECRET:
+        return value
+    m = SECRET_ARN.match(value)
+    if not m:
+        raise ValueError("expected a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:"
+                         "ecr-pullthroughcache/<name>)")
+    if not m.group(2).startswith("ecr-pullthroughcache/"):
+        raise ValueError("ECR only accepts secrets whose name starts with 'ecr-pullthroughcache/'")
+    return value
+
+
+class UpstreamCredentials(Model):
+    """`repository.upstreamCredentials`: the secret ECR signs in to each upstream with (username, accessToken)."""
+
+    dockerhub: str | None = Field(None, description="Docker Hub")
+    ghcr: str | None = Field(None, description="GitHub Container Registry (ghcr.io)")
+    gitlab: str | None = Field(None, description="GitLab.com (registry.gitlab.com)")
+    acr: str | None = Field(None, description="Azure Container Registry (every `<name>.azurecr.io` used)")
+
+    _arns = field_validator("dockerhub", "ghcr", "gitlab", "acr")(check_credential)
+
+    def given(self) -> dict[str, str]:
+        """Upstream key -> secret ARN, for the ones set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class RepositorySettings(Model):
     """`repository`: the stack's ECR repository and its retention rules."""
 
     name: str | None = Field(None, min_length=2, max_length=256, pattern="^" + ECR_REPO_NAME + "$",
                              json_schema_extra=shown("`<project>-<stack>`"), description="ECR repository name")
-    keep_images: int = Field(20, ge=1, le=10000, description="tagged images kept by the lifecycle policy")
+    keep_images: int = Field(20, ge=1, le=10000, description=(
+        "tagged images kept by the lifecycle policy (images tagged `pin-*` are kept as well, always)"))
     untagged_expiry_days: int = Field(7, ge=1, description="untagged images expire after this many days")
     kms_key_arn: str | None = Field(None, json_schema_extra=shown("absent (AES256)"),
                                     description="KMS key for the repository")
+    upstream_credentials: UpstreamCredentials = Field(UpstreamCredentials(), description=(
+        "Secrets Manager secrets (names starting `ecr-pullthroughcache/`, this account and region) for the "
+        "pull-through cache upstreams that require them"))
     docker_hub_credential_arn: str | None = Field(None, description=(
-        "Secrets Manager secret (name starting `ecr-pullthroughcache/`) for a Docker Hub pull-through cache"))
+        "the same as `upstreamCredentials.dockerhub` (kept for stacks that set it)"))
 
     _kms = field_validator("kms_key_arn")(check_kms)
+    _credential = field_validator("docker_hub_credential_arn")(check_credential)
 
-    @field_validator("docker_hub_credential_arn")
-    @classmethod
-    def _credential(cls, value: str | None) -> str | None:
-        if value is None or value == OFFLINE_SECRET:
-            return value
-        m = SECRET_ARN.match(value)
-        if not m:
-            raise ValueError("expected a Secrets Manager secret ARN")
-        if not m.group(2).startswith("ecr-pullthroughcache/"):
-            raise ValueError("ECR only accepts secrets whose name starts with 'ecr-pullthroughcache/'")
-        return value
+    @model_validator(mode="after")
+    def _one_docker_hub_secret(self) -> RepositorySettings:
+        hub = self.upstream_credentials.dockerhub
+        if hub and self.docker_hub_credential_arn and hub != self.docker_hub_credential_arn:
+            raise SettingError("dockerHubCredentialArn", "differs from upstreamCredentials.dockerhub; it is the "
+                                                         "same setting, give one")
+        return self
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Upstream key (dockerhub, ghcr, gitlab, acr) -> secret ARN, the alias included."""
+        out = self.upstream_credentials.given()
+        if self.docker_hub_credential_arn:
+            out.setdefault("dockerhub", self.docker_hub_credential_arn)
+        return out
 
 
 class LogsSettings(Model):
@@ -177,10 +229,20 @@ class CostSettings(Model):
     log_ingest_gb_per_month: float = Field(1, ge=0, description="log ingestion assumed by the estimate")
     endpoint_data_gb_per_month: float = Field(10, ge=0, description=(
         "data through interface endpoints assumed by the estimate"))
+    upstream_image_gb: float = Field(0.5, ge=0, description=(
+        "ECR storage assumed per image cached or mirrored at deploy (every platform of it is stored)"))
+    efs_storage_gb: float = Field(1, ge=0, description="EFS storage assumed by the estimate (with `volumes` only)")
     worker_messages_per_month: float = Field(100_000, ge=0, description=(
         "messages each worker receives a month, assumed by the estimate (SQS requests, busy task time)"))
     worker_seconds_per_message: float = Field(1, ge=0, description=(
         "task seconds one message takes, assumed by the estimate"))
+
+
+def default_dns_namespace(project: str, stack: str) -> str:
+    """`<stack>.<project>.internal`, each label made a valid DNS label (Pulumi names may hold '_' or '.')."""
+    def label(text: str) -> str:
+        return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-") or "x"
+    return f"{label(stack)}.{label(project)}.internal"
 
 
 class ComposeSettings(Model):

@@ -1,4 +1,8 @@
-"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain."""
+"""Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain.
+
+The container keys (the main container is the workload entry itself), sidecars, init containers,
+ports and mounts are in settings/containers.py.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from settings.base import FARGATE_MEMORY, EnvValue, Model, Port, check_unique, shown
-from settings.errors import OFFLINE_SECRET, SettingError
-from settings.patterns import (
-    ABS_PATH,
-    ACM_ARN,
-    ALARM_ARN,
-    ENV_NAME,
-    PRIVATE_ECR_URI,
-    PUBLIC_IMAGE,
-    SECRET_ARN,
-    SG_ID,
-    SSM_ARN,
-    URL_PATH,
-    WORKLOAD_NAME,
+from settings.base import FARGATE_MEMORY, Model, Port, check_key_arns, check_unique, shown
+from settings.containers import (
+    CONTAINER_TABLE,
+    ContainerSettings,
+    InitContainerSettings,
+    PortEntry,
+    PortSettings,
+    SidecarSettings,
+    check_task,
+    port_names,
+    rebuild,
 )
+from settings.errors import OFFLINE_SECRET, SettingError
+from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
+from settings.patterns import ACM_ARN, ALARM_ARN, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
 from settings.schedules import parse_schedule
 
 
@@ -35,14 +39,20 @@ class BuildSettings(Model):
 
 
 class ImageSettings(Model):
-    """`image`: exactly one of build, uri, public."""
+    """`image`: exactly one of build, uri, public, mirror; pinAtDeploy for untagged or `latest` references."""
 
     build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
     uri: str | None = Field(None, description=(
         "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
     public: str | None = Field(None, description=(
-        "`public.ecr.aws/ns/name:tag` (`docker.io/...` too with `repository.dockerHubCredentialArn`), through "
-        "the pull-through cache"))
+        "`<registry>/<name>:<tag>` (or `@sha256:...`, or both) from " + supported_hosts() + ", through the "
+        "stack's pull-through cache, fetched at deploy; Docker Hub, ghcr.io, registry.gitlab.com and Azure need "
+        "`repository.upstreamCredentials`"))
+    mirror: str | None = Field(None, description=(
+        "any registry's `<registry>/<name>:<tag>` (or `@sha256:...`): copied into the stack's repository at "
+        "deploy"))
+    pin_at_deploy: bool = Field(False, description=(
+        "accept an untagged or `latest` `public`/`mirror` reference: the task uses the digest found at deploy"))
 
     @field_validator("build", mode="before")
     @classmethod
@@ -57,9 +67,9 @@ class ImageSettings(Model):
         first = value.split("/")[0]
         # Docker's rule: the first component names a registry only if it has a dot or a port.
         no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
-        if no_registry or value.startswith(("docker.io/", "public.ecr.aws/")):
-            raise ValueError("a task with no internet route cannot pull it; use image.public "
-                             "(through the ECR pull-through cache) for public images")
+        if no_registry or not PRIVATE_ECR_URI.match(value) and ".dkr.ecr." not in first:
+            raise ValueError("a task with no internet route cannot pull it; use image.public (through the ECR "
+                             "pull-through cache) or image.mirror (copied into the stack's repository)")
         m = PRIVATE_ECR_URI.match(value)
         if not m:
             raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
@@ -75,22 +85,42 @@ class ImageSettings(Model):
     def _public(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        m = PUBLIC_IMAGE.match(value)
-        if not m:
-            raise ValueError("expected public.ecr.aws/<namespace>/<name>:<tag> or docker.io/<namespace>/<name>:<tag>")
-        if m.group(1) == "public.ecr.aws" and "/" not in m.group(2):
+        if "/" not in value or not ("." in value.split("/")[0] or ":" in value.split("/")[0]):
+            raise ValueError(f"name the registry, e.g. docker.io/library/nginx:1.27; public takes {supported_hosts()}")
+        ref = parse_reference(value)
+        upstream = upstream_for(ref.host)
+        if upstream is None:
+            raise ValueError(f"ECR's pull-through cache does not support {ref.host} (it supports "
+                             f"{supported_hosts()}); use image.mirror to copy the image into the stack's repository")
+        if ref.host == "public.ecr.aws" and "/" not in ref.path:
             raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
-        if m.group(3) is None and m.group(4) is None:
-            raise ValueError("give a tag or a digest; an untagged image means latest")
-        if m.group(3) == "latest":
-            raise ValueError("'latest' changes under you; pin a tag or digest")
+        if not ECR_NAME.match(ref.path):
+            raise ValueError(f"the repository {ref.path!r} cannot be an ECR repository name ('__' and '--' are not "
+                             "allowed); use image.mirror")
+        return value
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None:
+            ref = parse_reference(value)
+            if PRIVATE_ECR_URI.match(str(ref).split("@")[0]) or ".dkr.ecr." in ref.host:
+                raise ValueError("already in ECR; use image.uri for an image of this account and region")
         return value
 
     @model_validator(mode="after")
     def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
-        given = [k for k in ("build", "uri", "public") if getattr(self, k) is not None]
+        given = [k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of build, uri, public (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of build, uri, public, mirror (got {', '.join(given) or 'none'})")
+        reference = self.public or self.mirror
+        if self.pin_at_deploy and reference is None:
+            raise SettingError("pinAtDeploy", f"only for public and mirror images (this one is {given[0]})")
+        if reference is not None and parse_reference(reference).floating and not self.pin_at_deploy:
+            key = "public" if self.public else "mirror"
+            what = "'latest'" if parse_reference(reference).tag else "an untagged image (that means latest)"
+            raise SettingError(key, f"{reference!r} is {what}, which changes under you; give a tag or a digest, "
+                                    "or set pinAtDeploy: true to use the digest latest has at deploy")
         base = (info.context or {}).get("base_dir")
         if self.build is not None and base is not None:
             context = Path(base, self.build.context)
@@ -104,8 +134,14 @@ class ImageSettings(Model):
 
     @property
     def source(self) -> str:
-        """Which of build, uri, public is set."""
-        return next(k for k in ("build", "uri", "public") if getattr(self, k) is not None)
+        """Which of build, uri, public, mirror is set."""
+        return next(k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None)
+
+    @property
+    def reference(self) -> ImageReference | None:
+        """The parsed `public` or `mirror` reference."""
+        text = self.public or self.mirror
+        return parse_reference(text) if text else None
 
 
 class HealthCheckSettings(Model):
@@ -123,6 +159,9 @@ class HealthCheckSettings(Model):
         if value[0] not in ("CMD", "CMD-SHELL"):
             raise ValueError("the first element must be CMD or CMD-SHELL")
         return value
+
+
+rebuild(ImageSettings=ImageSettings, HealthCheckSettings=HealthCheckSettings)
 
 
 class EgressRule(Model):
@@ -163,56 +202,36 @@ class CapacityMix(Model):
         return self
 
 
-class WorkloadSettings(Model):
-    """The keys services and jobs share: one container, its size, image, environment and access."""
+class WorkloadSettings(ContainerSettings):
+    """The keys services, jobs and workers share: the main container (the container keys), the task's size and
+    its access."""
 
     name: str = Field(pattern=WORKLOAD_NAME, description=(
-        "`[a-z0-9-]`, up to 40 characters, unique across services, jobs and workers"))
-    image: ImageSettings = Field(description="exactly one of")
+        "`[a-z0-9-]`, up to 40 characters, unique across services, jobs and workers; also the main container's "
+        "name"))
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
     memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
         "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
         "8192: 16-60 GiB (4 GiB steps); 16384: 32-120 GiB (8 GiB steps)"))
     arch: Literal["X86_64", "ARM64"] = Field("X86_64", description="CPU architecture")
-    entrypoint: list[str] | None = Field(None, json_schema_extra=shown("image default"),
-                                         description="replaces the image's ENTRYPOINT")
-    command: list[str] | None = Field(None, json_schema_extra=shown("image default"),
-                                      description="replaces the image's CMD (the arguments to its ENTRYPOINT)")
-    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
-                             json_schema_extra=shown("the Dockerfile's `USER` for built images"),
-                             description="`user` or `user:group` the container runs as")
-    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
-        "plain variables (numbers and booleans become strings); `OUTPUT_BUCKET` is set for you"))
-    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field({}, description=(
-        "`NAME: <ARN>` of a Secrets Manager secret or SSM parameter; never put secrets in `environment`"))
-    health_check: HealthCheckSettings | None = Field(None, description="the container health check")
-    writable_paths: list[Annotated[str, Field(pattern=ABS_PATH)]] = Field(["/tmp"], description=(
-        "ephemeral volumes, needed with a read-only root filesystem"))
-    readonly_root_filesystem: bool = Field(True, description="the container's root filesystem is read-only")
     egress_to: list[EgressRule] = Field([], description="extra egress, each")
     capacity: Literal["on-demand", "spot", "mixed"] = Field("on-demand", description=(
         "`on-demand` (FARGATE), `spot` (FARGATE_SPOT), `mixed` (`capacityMix`)"))
     capacity_mix: CapacityMix | None = Field(None, description="the split for `capacity: mixed`")
     exec: bool = Field(False, description="ECS Exec (adds the ssmmessages endpoint)")
+    sidecars: list[SidecarSettings] = Field([], json_schema_extra=CONTAINER_TABLE, description=(
+        "containers that run beside the main one; it waits for them (HEALTHY with a `healthCheck`, else START)"))
+    init_containers: list[InitContainerSettings] = Field([], json_schema_extra=CONTAINER_TABLE, description=(
+        "containers that run to completion (exit 0) before the others start"))
+    ephemeral_storage_gib: int | None = Field(None, alias="ephemeralStorageGiB", ge=21, le=200,
+                                              json_schema_extra=shown("Fargate's 20"),
+                                              description="GiB of task storage for the image layers and writable paths")
+    kms_key_arns: list[str] = Field([], description=(
+        "customer-managed KMS keys that encrypt the secrets it reads: `kms:Decrypt` through Secrets Manager and SSM "
+        "only (`kms:ViaService`)"))
 
-    @field_validator("secrets")
-    @classmethod
-    def _secret_arns(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, arn in value.items():
-            if arn != OFFLINE_SECRET and not (SECRET_ARN.match(arn) or SSM_ARN.match(arn)):
-                raise SettingError(key, f"{arn!r} is not valid; expected the ARN of a Secrets Manager secret "
-                                        "(arn:aws:secretsmanager:...:secret:...) or an SSM parameter "
-                                        "(arn:aws:ssm:...:parameter/...)")
-        return value
-
-    @field_validator("environment")
-    @classmethod
-    def _reserved_env(cls, value: dict[str, str]) -> dict[str, str]:
-        if "OUTPUT_BUCKET" in value:
-            raise SettingError("OUTPUT_BUCKET", "set by private-fargate to the output bucket's name; remove it")
-        return value
-
-    _unique_paths = field_validator("writable_paths")(check_unique)
+    _kms_keys = field_validator("kms_key_arns")(check_key_arns)
+    _unique_keys = field_validator("kms_key_arns")(check_unique)
 
     @model_validator(mode="after")
     def _workload_rules(self) -> WorkloadSettings:
@@ -222,17 +241,34 @@ class WorkloadSettings(Model):
         elif self.memory not in allowed:
             raise SettingError("memory", f"{self.memory} is not valid with cpu {self.cpu}; allowed: "
                                          f"{list_sizes(allowed)}")
-        clash = sorted(set(self.environment) & set(self.secrets))
-        if clash:
-            raise SettingError(("secrets", clash[0]), "also set in environment; a name is either plain or secret")
         if self.capacity_mix is not None and self.capacity != "mixed":
             raise SettingError("capacityMix", f"only used with capacity: mixed (capacity is {self.capacity})")
+        check_task(self, self.cpu, self.memory_mib, self.port_specs)
         return self
 
     @property
-    def container_ports(self) -> list[int]:
-        """The TCP ports the container listens on for others (none for a job)."""
+    def port_specs(self) -> list[PortSettings]:
+        """The main container's ports (none for a job)."""
         return []
+
+    @property
+    def containers(self) -> list[tuple[tuple[str | int, ...], ContainerSettings]]:
+        """Every container of the task with its key path below the workload: the main one first."""
+        return [((), self), *((("sidecars", i), c) for i, c in enumerate(self.sidecars)),
+                *((("initContainers", i), c) for i, c in enumerate(self.init_containers))]
+
+    @property
+    def service_ports(self) -> list[tuple[str, PortSettings]]:
+        """(port mapping name, port) of every port of the task's containers."""
+        out = list(zip(port_names(self.name, self.port_specs, self.name), self.port_specs, strict=True))
+        for c in self.sidecars:
+            out += zip(port_names(c.name, c.ports), c.ports, strict=True)
+        return out
+
+    @property
+    def container_ports(self) -> list[int]:
+        """The TCP ports of the main container."""
+        return [p.port for p in self.port_specs if p.protocol == "tcp"]
 
     @property
     def memory_mib(self) -> int:
@@ -323,6 +359,9 @@ class ServiceSettings(WorkloadSettings):
     desired_count: int = Field(1, ge=0, le=1000, description="tasks (the first count only, with `autoscaling`)")
     port: Port | None = Field(None, json_schema_extra=shown("none: no ingress at all"), description=(
         "the container port, reachable as `<name>:<port>` from the other services"))
+    ports: list[PortEntry] | None = Field(None, json_schema_extra=shown("none"), description=(
+        "instead of `port`: every port, each a number or `{port, protocol: tcp|udp, name}`; the first TCP port is "
+        "the load balancer's"))
     load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
     autoscaling: AutoscalingSettings | None = Field(None, description=(
         "target tracking on CPU, memory and/or requests per task"))
@@ -334,14 +373,28 @@ class ServiceSettings(WorkloadSettings):
         "them back; without it `up` ends when ECS accepts the deployment"))
 
     @property
-    def container_ports(self) -> list[int]:
-        """The service's port, when it has one."""
-        return [self.port] if self.port is not None else []
+    def port_specs(self) -> list[PortSettings]:
+        """`port` or `ports`, as a list."""
+        return list(self.ports or []) if self.port is None else [PortSettings(port=self.port)]
+
+    @property
+    def primary_port(self) -> int | None:
+        """The first TCP port of the main container: the load balancer's."""
+        return next(iter(self.container_ports), None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_port_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "port" in data and "ports" in data:
+            raise SettingError("ports", "give exactly one of port and ports (ports takes every port, the first TCP "
+                                        "one is the primary)")
+        return data
 
     @model_validator(mode="after")
     def _service_rules(self) -> ServiceSettings:
-        if self.load_balancer is not None and self.port is None:
-            raise SettingError("loadBalancer", "needs port: the container port the load balancer forwards to")
+        if self.load_balancer is not None and self.primary_port is None:
+            raise SettingError("loadBalancer", "needs port (or a TCP entry in ports): the container port the load "
+                                               "balancer forwards to")
         scaling = self.autoscaling
         if scaling is not None and scaling.requests_per_target is not None and self.load_balancer is None:
             raise SettingError(("autoscaling", "requestsPerTarget"), "needs loadBalancer: the request count per "

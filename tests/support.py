@@ -110,9 +110,20 @@ def config_map(settings: dict[str, Any], region: str = "us-east-1") -> dict[str,
 
 
 def stack_settings(stack: str) -> dict[str, Any]:
-    """The `private-fargate:*` settings of a shipped stack file, without the prefix."""
+    """The `private-fargate:*` settings of a shipped stack file, without the prefix; `secure:` values are the
+    offline preview's placeholder, as the CLI hands them to the program (see `stack_secret_keys`)."""
+    from tools.preview.projectconfig import _strip_secure
+
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith(NAMESPACE + ":")}
+    return {k.split(":", 1)[1]: _strip_secure(v)[0] for k, v in doc.items() if k.startswith(NAMESPACE + ":")}
+
+
+def stack_secret_keys(stack: str) -> list[str]:
+    """The config keys of a shipped stack file that hold a `secure:` value."""
+    from tools.preview.projectconfig import _strip_secure
+
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return sorted(k for k, v in doc.items() if _strip_secure(v)[1])
 
 
 def simulate(build: Callable[[], Any], settings: dict[str, Any] | None = None, *, mode: str = "preview",
@@ -143,7 +154,7 @@ def _program(key: str) -> Registered:
 
 def shipped(stack: str, mode: str = "preview") -> Registered:
     """A shipped stack (Pulumi.<stack>.yaml) under mocks, shared like `program`."""
-    return program(stack_settings(stack), mode=mode, stack=stack)
+    return program(stack_settings(stack), mode=mode, stack=stack, secret_keys=stack_secret_keys(stack))
 
 
 @dataclass
@@ -231,8 +242,155 @@ class CachedClients:
         return self._clients[key]
 
 
+def task_definition_problems(td: dict[str, Any]) -> str:
+    """What botocore's ECS model says is wrong with a registered task definition as RegisterTaskDefinition input
+    ('' when nothing is). Takes a resource of a run or of a preview report (inputs in Pulumi's names)."""
+    from botocore.validate import ParamValidator
+
+    i = td["inputs"]
+    params = {k: i[k] for k in ("family", "cpu", "memory", "networkMode", "requiresCompatibilities", "volumes",
+                                "runtimePlatform", "executionRoleArn", "taskRoleArn") if k in i}
+    params["containerDefinitions"] = json.loads(i["containerDefinitions"])
+    if "ephemeralStorage" in i:  # Pulumi's sizeInGib is the API's sizeInGiB
+        params["ephemeralStorage"] = {"sizeInGiB": i["ephemeralStorage"]["sizeInGib"]}
+    if i.get("tags"):
+        params["tags"] = [{"key": k, "value": v} for k, v in i["tags"].items()]
+    report = ParamValidator().validate(params, _register_task_definition_shape())
+    return report.generate_report() if report.has_errors() else ""
+
+
+@functools.cache
+def _register_task_definition_shape() -> Any:
+    from botocore.session import get_session
+
+    return get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
+
+
 @functools.lru_cache(maxsize=4)
 def cached_clients(region: str) -> CachedClients:
     """One CachedClients per region and test process."""
     return CachedClients(region)
 
+
+
+# --- policies on hand-made resources (the preview report's shape, evaluated by the SDK's analyzer) ----------
+
+ACCOUNT = "123456789012"
+IMAGE_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/exec"
+TASK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/task"
+
+
+def urn(token: str, name: str, parent: str | None = None) -> str:
+    """A resource URN of stack t, project p (with the parent's type in its qualified type)."""
+    qualified = f"{parent}${token}" if parent else token
+    return f"urn:pulumi:t::p::{qualified}::{name}"
+
+
+def res(token: str, name: str, inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None,
+        deps: dict[str, list[str]] | None = None, rid: str = UNKNOWN, parent: str | None = None) -> dict[str, Any]:
+    """A resource as the preview JSON has it (outputs default to the inputs, as in a first preview);
+    `parent` is the parent's URN."""
+    inputs = inputs or {}
+    parent_type = parent.split("::")[2].rsplit("$", 1)[-1] if parent else None
+    return {"urn": urn(token, name, parent_type), "type": token, "name": name, "parent": parent, "custom": True,
+            "inputs": inputs, "id": rid, "outputs": dict(outputs if outputs is not None else inputs),
+            "propertyDependencies": deps or {}, "dependencies": sorted({u for v in (deps or {}).values() for u in v}),
+            "protect": False, "retainOnDelete": False}
+
+
+def run_policy(policy: str, resources: list[dict[str, Any]], config: dict[str, Any] | None = None,
+               also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Violations of one policy (and `also` others) on these resources, as `pulumi preview` reports them."""
+    from policy.policies import POLICIES
+    from tools.preview.policies import evaluate
+
+    wanted = {policy, *also}
+    return evaluate({"resources": resources}, config, [p for p in POLICIES if p.name in wanted])
+
+
+def container(**extra: Any) -> dict[str, Any]:
+    """A compliant container definition, changed by `extra`."""
+    base = {"name": "app", "image": IMAGE_URI, "essential": True, "readonlyRootFilesystem": True, "user": "1000",
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/app",
+                                                                     "awslogs-region": "us-east-1",
+                                                                     "awslogs-stream-prefix": "app"}}}
+    return {**base, **extra}
+
+
+def task_def(name: str = "td", *containers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A task definition resource holding these containers (default: one compliant container)."""
+    return res("aws:ecs/taskDefinition:TaskDefinition", name, {
+        "family": name, "containerDefinitions": json.dumps(list(containers) or [container()]),
+        "executionRoleArn": ROLE_ARN, "taskRoleArn": TASK_ROLE_ARN, **extra})
+
+
+def preview_program(directory: Path, source: str, variant: dict[str, Any], mode: str = "preview",
+                    policy_config: dict[str, Any] | None = None) -> CliResult:
+    """`python -m tools.preview` (in this process) on a one-file program; `variant` is its config object."""
+    (directory / "Pulumi.yaml").write_text("name: program\nruntime: python\n")
+    (directory / "__main__.py").write_text(source)
+    (directory / "Pulumi.t.yaml").write_text(json.dumps({"config": {"aws:region": "us-east-1",
+                                                                    "program:variant": variant}}))
+    if policy_config is not None:
+        (directory / "policy").mkdir(exist_ok=True)
+        (directory / "policy" / "config.t.json").write_text(json.dumps(policy_config))
+    return preview("--project-dir", directory, "--stack", "t", "--mode", mode, "--json")
+
+
+#: The start of every bad-program test: imports, the variant `v`, ACCOUNT, doc(statements), trust(service).
+PROGRAM_HEAD = '''
+import json
+import pulumi
+import pulumi_aws as aws
+
+v = pulumi.Config().get_object("variant") or {}
+ACCOUNT = "123456789012"
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+def trust(service):
+    return doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+'''
+
+#: The start of a bad-program test about tasks: a compliant private network (no route out, the endpoints private tasks
+#: need), a log group, execution and task roles, a task definition and a cluster, in the shape of
+#: pulumi/examples aws-py-fargate made private. Names for what follows: v (the variant), vpc, subnet,
+#: table, tasks_sg, execution, task, definition, cluster, trust(service), doc(statements).
+PRIVATE_BASE = PROGRAM_HEAD + '''
+vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", enable_dns_support=True, enable_dns_hostnames=True)
+subnet = aws.ec2.Subnet("private", vpc_id=vpc.id, cidr_block="10.0.1.0/24", map_public_ip_on_launch=False)
+table = aws.ec2.RouteTable("private", vpc_id=vpc.id)
+aws.ec2.RouteTableAssociation("private", subnet_id=subnet.id, route_table_id=table.id)
+tasks_sg = aws.ec2.SecurityGroup("tasks", vpc_id=vpc.id, description="tasks: HTTPS to the VPC endpoints",
+    egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/16"],
+             "description": "VPC endpoints"}])
+endpoint_sg = aws.ec2.SecurityGroup("endpoints", vpc_id=vpc.id, description="endpoints: HTTPS from the VPC",
+    ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["10.0.0.0/16"],
+              "description": "from the VPC"}])
+if not v.get("no_endpoints"):
+    for short in ["ecr.api", "ecr.dkr", "logs"]:
+        aws.ec2.VpcEndpoint(short.replace(".", "-"), vpc_id=vpc.id, service_name=f"com.amazonaws.us-east-1.{short}",
+                            vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=[subnet.id],
+                            security_group_ids=[endpoint_sg.id])
+    aws.ec2.VpcEndpoint("s3", vpc_id=vpc.id, service_name="com.amazonaws.us-east-1.s3", vpc_endpoint_type="Gateway",
+                        route_table_ids=[table.id])
+aws.cloudwatch.LogGroup("app", name="/ecs/app", retention_in_days=30)
+execution = aws.iam.Role("execution", assume_role_policy=trust("ecs-tasks.amazonaws.com"))
+aws.iam.RolePolicyAttachment("execution", role=execution.name,
+    policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+task = aws.iam.Role("task", assume_role_policy=trust("ecs-tasks.amazonaws.com"))
+APP = {"name": "app", "image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1", "essential": True,
+       "readonlyRootFilesystem": True, "user": "1000",
+       "logConfiguration": {"logDriver": "awslogs", "options": {
+           "awslogs-group": "/ecs/app", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"}}}
+
+def task_definition(name, *containers):
+    return aws.ecs.TaskDefinition(name, family=name, cpu="256", memory="512", network_mode="awsvpc",
+                                  requires_compatibilities=["FARGATE"], execution_role_arn=execution.arn,
+                                  task_role_arn=task.arn, container_definitions=json.dumps(list(containers)))
+
+definition = task_definition("app", APP)
+cluster = aws.ecs.Cluster("cluster", settings=[{"name": "containerInsights", "value": "enabled"}])
+'''

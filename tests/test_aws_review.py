@@ -270,7 +270,7 @@ class TestLogGroupKeyPolicy:
             "Action": "kms:*", "Resource": "*"}
 
     def run(self, policy: Any) -> list[dict[str, Any]]:
-        from tests.test_policies import res
+        from tests.support import res
         from tools.preview.policies import evaluate
 
         key = res("aws:kms/key:Key", "logs-key", {"policy": policy})
@@ -291,7 +291,8 @@ class TestLogGroupKeyPolicy:
 
     def test_unknown_policy_cannot_be_verified(self) -> None:
         (violation,) = self.run("<unknown>")
-        assert violation["level"] == "advisory" and "cannot verify the policy of key logs-key" in violation["message"]
+        assert violation["level"] == "advisory" and "the policy of key logs-key" in violation["message"]
+        assert "log-group-kms-key-policy checks it at `pulumi up`" in violation["message"]
 
 
 def test_queue_names_of_other_kinds_never_meet_a_jobs_dead_letter_queue() -> None:
@@ -302,3 +303,17 @@ def test_queue_names_of_other_kinds_never_meet_a_jobs_dead_letter_queue() -> Non
     assert scoped_queue_name("p-dev", "report-dlq", "queue") not in (job_dlq, physical_name("p-dev", "report-dlq",
                                                                                            max_len=80))
     assert len(scoped_queue_name("p-dev", "w" * 90, "queue")) <= 80
+
+
+def test_a_cache_template_with_moving_tags_but_fixed_pins_passes_the_pack() -> None:
+    from tests.support import res, run_policy
+
+    template = {"prefix": "p-dev-ecr-public", "appliedFors": ["PULL_THROUGH_CACHE"], "lifecyclePolicy": "{}"}
+    token = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+    excluded = {**template, "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
+                "imageTagMutabilityExclusionFilters": [{"filter": "pin-*", "filterType": "WILDCARD"}]}
+    assert run_policy("ecr-immutable-tags", [res(token, "cache", excluded)]) == []
+    mutable = {**template, "imageTagMutability": "MUTABLE"}
+    assert len(run_policy("ecr-immutable-tags", [res(token, "cache", mutable)])) == 1
+    on_push = {**excluded, "appliedFors": ["CREATE_ON_PUSH"]}
+    assert len(run_policy("ecr-immutable-tags", [res(token, "push", on_push)])) == 1

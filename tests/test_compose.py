@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.session import get_session
-from botocore.validate import ParamValidator
 
 from settings import Settings, SettingsError
 from settings.compose import duration_seconds, fargate_size, size_mib
-from tests.support import ROOT, preview
+from tests.support import ROOT, preview, task_definition_problems
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 HUB = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
@@ -100,8 +98,24 @@ class TestMapping:
         assert web.environment == {"EXTRA": "1", "LOG_LEVEL": "info", "DEBUG": "false", "WORKERS": "4"}
 
     def test_ports_short_and_long(self, full: Settings) -> None:
-        assert full.services[0].port == 8080 and full.services[1].port == 6379
-        assert any("only container port 8080 is exposed" in n and "9090 left out" in n for n in full.notes)
+        web, cache = full.services
+        assert web.port is None and web.container_ports == [8080, 9090] and web.primary_port == 8080
+        assert cache.port == 6379 and cache.ports is None
+
+    def test_every_port_udp_too(self, tmp_path: Path) -> None:
+        """The shape of prometheus/statsd_exporter's documented compose service: StatsD in on UDP, metrics on TCP."""
+        s = load(tmp_path, """
+            services:
+              statsd:
+                image: public.ecr.aws/x/statsd-exporter:v0.28.0
+                ports: ["9125:9125/udp", "9102:9102"]
+              batch:
+                image: public.ecr.aws/x/batch:1
+                ports: ["8080"]
+            """, jobs=["batch"])
+        statsd = s.services[0]
+        assert [(p.port, p.protocol) for p in statsd.port_specs] == [(9125, "udp"), (9102, "tcp")]
+        assert statsd.primary_port == 9102 and s.jobs[0].port_specs == []
 
     def test_healthcheck_forms(self, full: Settings) -> None:
         hc = full.services[0].health_check
@@ -176,7 +190,7 @@ class TestRefused:
         ({"image": "public.ecr.aws/x/y:1", "cap_add": ["NET_ADMIN"]}, "NET_ADMIN: Fargate only allows adding"),
         ({"image": "public.ecr.aws/x/y:1", "frobnicate": 1}, "services.w.frobnicate: not supported"),
         ({"image": "ghcr.io/org/app:1"}, "cannot reach"),
-        ({"image": "public.ecr.aws/x/y:1", "ports": ["53:53/udp"]}, "only TCP"),
+        ({"image": "public.ecr.aws/x/y:1", "ports": ["53:53/sctp"]}, "only TCP and UDP"),
         ({"image": "public.ecr.aws/x/y:1", "environment": ["FROM_HOST"]}, "environment.FROM_HOST: takes its value"),
         ({"image": "public.ecr.aws/x/y:1", "secrets": ["nope"]}, "'nope' has no ARN in compose.secrets"),
         ({"image": "public.ecr.aws/x/y:1", "platform": "linux/s390x"}, "platform: 'linux/s390x'"),
@@ -214,22 +228,19 @@ class TestDeployable:
                                   "network": {"extraEndpoints": ["secretsmanager"]}})
         (directory / "docker-compose.yml").write_text(textwrap.dedent(FULL))
         (directory / "web.env").write_text("EXTRA=1\n")
+        # Docker Hub images come through the pull-through cache, whose cached tags follow upstream (README).
+        (directory / "policy").mkdir()
+        (directory / "policy" / "config.t.json").write_text(json.dumps({
+            "ecr-immutable-tags": {"allowMutablePullThroughCache": True}}))
         result = preview("--project-dir", directory, "--stack", "t", "--mode", "up", "--json")
         assert result.returncode == 0, result.stderr
         report = result.report
         assert [v for v in report["violations"] if v["level"] == "mandatory"] == []
         assert any("became the Fargate size 512 cpu / 1024 MiB" in n for n in report["notes"])
-        shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
         tds = [r for r in report["resources"] if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"]
         assert len(tds) == 3
         for td in tds:
-            i = td["inputs"]
-            params = {"family": i["family"], "containerDefinitions": json.loads(i["containerDefinitions"]),
-                      "cpu": i["cpu"], "memory": i["memory"], "networkMode": i["networkMode"],
-                      "requiresCompatibilities": i["requiresCompatibilities"], "volumes": i["volumes"],
-                      "runtimePlatform": i["runtimePlatform"]}
-            validation = ParamValidator().validate(params, shape)
-            assert not validation.has_errors(), validation.generate_report()
+            assert task_definition_problems(td) == ""
         cache = next(json.loads(t["inputs"]["containerDefinitions"])[0] for t in tds
                      if t["name"] == "service-cache-task")
         assert cache["entryPoint"] == ["redis-server"]

@@ -22,7 +22,7 @@ SPEC = sm.RunnerSpec(StackContext("p", "s", "us-east-1", "123456789012"), "batch
 
 def job_stack(definition_known: bool) -> dict[str, Any]:
     batch = td("batch", 1024, 2048)
-    doc = sm.definition(SPEC, ["subnet-1"], "sg-1", "arn:aws:ecs:us-east-1:123456789012:task-definition/p-s-batch:1")
+    doc = sm.definition(SPEC, ["subnet-1"], ["sg-1"], "arn:aws:ecs:us-east-1:123456789012:task-definition/p-s-batch:1")
     machine = r("aws:sfn/stateMachine:StateMachine", "job-batch-runner-machine",
                 {"definition": json.dumps(doc) if definition_known else "<unknown>"}, {"definition": [batch["urn"]]})
     schedule = r("aws:scheduler/schedule:Schedule", "sch", {"scheduleExpression": "rate(1 hour)", "target": {}},
@@ -71,15 +71,13 @@ class TestWorkers:
 
 
 class TestUsage:
-    def test_alarm_metrics_and_dns_namespace(self) -> None:
+    def test_alarms_are_priced_per_alarm_metric(self) -> None:
         math = r("aws:cloudwatch/metricAlarm:MetricAlarm", "a", {"metricQueries": [
             {"id": "x", "metric": {}}, {"id": "y", "metric": {}}, {"id": "e", "expression": "x + y"}]})
         plain = r("aws:cloudwatch/metricAlarm:MetricAlarm", "b", {"metricName": "m"})
-        zone = r("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "ns", {"name": "internal"})
-        items = items_by_name(estimate({"project": "p", "stack": "s", "resources": [math, plain, zone]},
-                                       "us-east-1", {}, {}))
+        items = items_by_name(estimate({"project": "p", "stack": "s", "resources": [math, plain]}, "us-east-1", {},
+                                       {}))
         assert items["CloudWatch alarms (2, 3 alarm metrics)"]["monthly"] == 0.3
-        assert items["Cloud Map private DNS namespaces (1): their Route 53 hosted zones"]["monthly"] == 0.5
 
     def test_every_region_prices_the_new_services(self) -> None:
         for region, prices in PRICES["regions"].items():

@@ -100,3 +100,30 @@ class TestTestCommand:
     @pytest.mark.parametrize("args", [["tests/test_cost.py"], ["tests/test_cost.py::TestItems"], ["-k", "cost"]])
     def test_a_chosen_test_runs_at_once(self, args: list[str]) -> None:
         assert "-n" not in dev.pytest_args(args)
+
+
+class TestAudit:
+    @staticmethod
+    def audit_with(monkeypatch: pytest.MonkeyPatch, dependencies: list[dict[str, Any]]) -> int:
+        import json
+
+        monkeypatch.setattr(dev, "python", lambda check_locks=True: Path("python"))
+        monkeypatch.setattr(dev.subprocess, "run", lambda *_, **__: subprocess.CompletedProcess(
+            [], 0, json.dumps({"dependencies": dependencies}), ""))
+        return dev.audit()
+
+    def test_a_vulnerability_with_a_fix_fails(self, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+        vuln = {"id": "GHSA-x", "fix_versions": ["2.32.4"]}
+        assert self.audit_with(monkeypatch, [{"name": "requests", "version": "2.32.3", "vulns": [vuln]}]) == 1
+        assert "run `python3 dev.py lock --upgrade-package requests`" in capsys.readouterr().err
+
+    def test_a_vulnerability_without_a_fix_passes(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        vuln = {"id": "GHSA-y", "fix_versions": []}
+        assert self.audit_with(monkeypatch, [{"name": "a", "version": "1", "vulns": [vuln]}]) == 0
+
+    def test_nothing_looked_up_is_not_a_pass(self, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+        skipped = [{"name": "a", "version": "1", "skip_reason": "Dependency not found on PyPI"}]
+        assert self.audit_with(monkeypatch, skipped) == 2
+        assert "nothing was checked" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Environments: the outputs contract of dev and prod and the consumer example (workflows: test_workflows.py)."""
+"""Environments: the outputs contract of the shipped stacks and the consumer example (workflows: test_workflows.py)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,32 @@ import pytest
 from tests.support import ROOT, UNKNOWN, preview
 from tools.preview import child
 
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "fullstack")
 OUTPUT_TYPES: dict[str, Any] = {
     "outputsVersion": int, "region": str, "vpcId": str, "vpcCidr": str, "privateSubnetIds": [str],
     "publicSubnetIds": [str], "privateRouteTableIds": [str], "endpointSecurityGroupId": str,
     "vpcEndpoints": {str: str}, "repositoryName": str, "repositoryUrl": str, "clusterName": str, "clusterArn": str,
     "outputBucketName": (str, type(None)), "jobs": {str: "workload"}, "services": {str: "workload"},
     "workers": {str: "worker"},
+    "probeImage": {"uri": str, "cpuArchitecture": str},
+    "dnsNamespace": (str, type(None)), "clientsSecurityGroupId": (str, type(None)),
 }
 WORKLOAD_TYPES: dict[str, Any] = {
     "taskDefinitionArn": str, "containerName": str, "securityGroupId": str, "logGroupName": str,
     "logStreamPrefix": str, "subnetIds": [str], "capacityProviderStrategy": [{"capacityProvider": str,
                                                                               "weight": int, "base": int}],
-    "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)),
+    "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)), "exec": bool,
     "stateMachineArn": (str, type(None)),
+    "securityGroupIds": [str], "dnsName": (str, type(None)),
 }
 WORKER_TYPES: dict[str, Any] = {**WORKLOAD_TYPES, "queueUrl": str, "queueArn": str, "deadLetterQueueUrl": str}
+
+
+def web_image(report_: dict[str, Any]) -> str:
+    """The image of the web service's container, from its task definition."""
+    (td,) = [r for r in report_["resources"] if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"
+             and r["name"] == "service-web-task"]
+    return json.loads(td["inputs"]["containerDefinitions"])[0]["image"]
 
 
 @cache
@@ -77,7 +87,7 @@ class TestOutputsContract:
         for name, entry in {**outputs["jobs"], **outputs["services"]}.items():
             assert set(entry) == set(WORKLOAD_TYPES), name
         known = ("outputsVersion", "region", "vpcCidr", "repositoryName", "repositoryUrl", "clusterName",
-                 "clusterArn", "outputBucketName")
+                 "clusterArn", "outputBucketName", "probeImage")
         assert all(outputs[k] != UNKNOWN for k in known)
 
     def test_prod_is_what_the_issue_asks(self) -> None:
@@ -91,6 +101,9 @@ class TestOutputsContract:
         assert buckets and all(b["protect"] and b["retainOnDelete"] for b in buckets)
         web = prod["outputs"]["services"]["web"]
         assert web["url"].startswith("http://internal-")
+        # The probe reuses the image web and report build already: no extra build for the doctor.
+        assert prod["outputs"]["probeImage"] == {"uri": web_image(prod), "cpuArchitecture": "X86_64"}
+        assert len([r for r in resources if r["type"] == "awsx:ecr:Image"]) == 1
         assert {s["capacityProvider"] for s in web["capacityProviderStrategy"]} == {"FARGATE", "FARGATE_SPOT"}
         assert [s["capacityProvider"] for s in prod["outputs"]["jobs"]["report"]["capacityProviderStrategy"]] == [
             "FARGATE_SPOT"]

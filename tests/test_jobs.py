@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from botocore.session import get_session
-from botocore.validate import ParamValidator
 
 from components.iam import UNSCOPED_ACTIONS
 from tests.support import (
@@ -31,6 +29,7 @@ from tests.support import (
     run_main,
     simulate,
     stack_settings,
+    task_definition_problems,
 )
 
 ACCOUNT = "123456789012"
@@ -241,17 +240,8 @@ class TestTaskDefinition:
                              ids=["dev", "rich", "public"])
     def test_valid_for_the_ecs_api(self, settings: dict[str, Any]) -> None:
         run = simulate(run_main, settings, mode="up")
-        shape = get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
         for td in run.of_type(TASK_DEF):
-            i = td["inputs"]
-            params = {"family": i["family"], "containerDefinitions": containers(td), "cpu": i["cpu"],
-                      "memory": i["memory"], "networkMode": i["networkMode"],
-                      "requiresCompatibilities": i["requiresCompatibilities"],
-                      "runtimePlatform": i["runtimePlatform"], "volumes": i["volumes"],
-                      "executionRoleArn": i["executionRoleArn"], "taskRoleArn": i["taskRoleArn"],
-                      "tags": [{"key": k, "value": v} for k, v in i["tags"].items()]}
-            report = ParamValidator().validate(params, shape)
-            assert not report.has_errors(), report.generate_report()
+            assert task_definition_problems(td) == ""
 
 
 class TestRoles:
@@ -409,9 +399,11 @@ class TestOutputs:
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
-                            "serviceName", "url", "stateMachineArn"}
+                            "serviceName", "url", "stateMachineArn", "exec", "securityGroupIds", "dnsName"}
         assert etl["stateMachineArn"] == rich_up.one(STATE_MACHINE)["outputs"]["arn"]
-        assert (etl["serviceName"], etl["url"]) == (None, None)
+        # etl sets exec
+        assert (etl["serviceName"], etl["url"], etl["exec"], etl["dnsName"]) == (None, None, True, None)
+        assert etl["securityGroupIds"] == [etl["securityGroupId"]]  # no services: no clients group to join
         assert etl["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
         assert (etl["containerName"], etl["logStreamPrefix"]) == ("etl", "etl")
         assert etl["logGroupName"] == "/ecs/private-fargate/dev/etl"

@@ -9,8 +9,9 @@ import pytest
 
 from components import state_machine as sm
 from components.context import StackContext
-from tests.support import UNKNOWN
-from tests.test_policies import ACCOUNT, MODES, res, run, urn, vpc_stack
+from tests.support import ACCOUNT, UNKNOWN, res, urn
+from tests.support import run_policy as run
+from tests.test_policies_stack import MODES, vpc_stack
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -64,9 +65,10 @@ class TestSqsTlsOnly:
         (violation,) = run("sqs-tls-only", queue_with_policy(policy))
         assert violation["level"] == "mandatory" and "accepts requests without TLS" in violation["message"]
 
-    def test_unknown_policy_cannot_be_verified(self) -> None:
+    def test_unknown_policy_is_checked_at_up(self) -> None:
         (violation,) = run("sqs-tls-only", queue_with_policy(UNKNOWN))
-        assert violation["level"] == "advisory" and "cannot verify the policy of queue q" in violation["message"]
+        assert violation["level"] == "advisory" and "unknown at preview: the policy of queue q; sqs-tls-only checks " \
+            "it at `pulumi up`" in violation["message"]
 
 
 class TestSfnLogging:
@@ -84,7 +86,7 @@ def with_machine(known: bool, *, public_ip: bool = False, **stack: Any) -> list[
     spec = sm.RunnerSpec(StackContext("p", "s", "us-east-1", ACCOUNT), "job", "td", "c", "e", "t", "/ecs/job", 10, 0)
     definition: Any = UNKNOWN
     if known:
-        doc = sm.definition(spec, [subnet["id"]], "sg-05", "arn:aws:ecs:us-east-1:123456789012:task-definition/td:1")
+        doc = sm.definition(spec, [subnet["id"]], ["sg-05"], "arn:aws:ecs:us-east-1:123456789012:task-definition/td:1")
         doc["States"]["Run"]["Branches"][0]["States"]["RunTask"]["Parameters"]["NetworkConfiguration"][
             "AwsvpcConfiguration"]["AssignPublicIp"] = "ENABLED" if public_ip else "DISABLED"
         definition = json.dumps(doc)

@@ -94,8 +94,9 @@ if not v.get("no_lifecycle"):
                                          "countUnit": "days", "countNumber": 7}, "action": {"type": "expire"}}]}))
 bucket = aws.s3.Bucket("data", bucket="data-bucket-123456789012")
 if not v.get("no_block"):
-    aws.s3.BucketPublicAccessBlock("data", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-                                   ignore_public_acls=True, restrict_public_buckets=True)
+    aws.s3.BucketPublicAccessBlock("data", bucket=bucket.id, block_public_acls=True,
+                                   block_public_policy=not v.get("block_off"), ignore_public_acls=True,
+                                   restrict_public_buckets=True)
 if not v.get("no_tls"):
     aws.s3.BucketPolicy("data", bucket=bucket.id, policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -144,7 +145,7 @@ def test_nat_route_without_endpoints_passes(tmp_path: Path) -> None:
     ({"no_scan": True}, "ecr-image-scanning"),
     ({"mutable": True}, "ecr-immutable-tags"),
     ({"no_lifecycle": True}, "ecr-lifecycle-policy"),
-    ({"no_block": True}, "s3-block-public-access"),
+    ({"block_off": True}, "s3-block-public-access"),
     ({"no_tls": True}, "s3-tls-only"),
     ({"open_ssh": True}, "security-group-no-public-ingress"),
     ({"wildcard": True}, "iam-no-wildcard-actions"),

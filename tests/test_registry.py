@@ -11,7 +11,6 @@ import pytest
 
 from components.context import StackContext
 from components.registry import (
-    CACHE_ACTIONS,
     PULL_ACTIONS,
     ContainerRepository,
     ContainerRepositoryArgs,
@@ -25,7 +24,6 @@ from tests.support import (
     IMAGE,
     LIFECYCLE,
     REPO,
-    ROLE_POLICY,
     ROOT,
     TEMPLATE,
     UNKNOWN,
@@ -111,7 +109,11 @@ class TestRepository:
         run = self.build()
         policy = run.one(LIFECYCLE)
         assert policy["propertyDependencies"]["repository"] == [run.one(REPO)["urn"]]
-        untagged, tagged = check_lifecycle_json(policy["inputs"]["policy"])
+        pinned, untagged, tagged = check_lifecycle_json(policy["inputs"]["policy"])
+        # Rule 1 selects every pin-* image and never reaches its count; no lower rule may expire them.
+        assert pinned["selection"] == {"tagStatus": "tagged", "tagPatternList": ["pin-*"],
+                                       "countType": "imageCountMoreThan", "countNumber": 10000}
+        assert pinned["rulePriority"] < untagged["rulePriority"] < tagged["rulePriority"]
         assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
                                          "countUnit": "days", "countNumber": 3}
         assert tagged["selection"]["tagStatus"] == "tagged"
@@ -120,7 +122,7 @@ class TestRepository:
     @pytest.mark.parametrize("keep,days", [(1, 1), (20, 7), (500, 365)])
     def test_lifecycle_json_valid_for_any_setting(self, keep: int, days: int) -> None:
         rules = check_lifecycle_json(lifecycle_policy(keep, days))
-        assert [r["selection"]["countNumber"] for r in rules] == [days, keep]
+        assert [r["selection"]["countNumber"] for r in rules] == [10000, days, keep]
 
     def test_no_cache_without_public_images(self) -> None:
         run = self.build()
@@ -217,7 +219,7 @@ class TestPrivateUri:
         ("docker.io/library/nginx:1.27", "no internet route"),
         ("nginx:1.27", "no internet route"),
         ("library/nginx:1.27", "no internet route"),
-        ("ghcr.io/org/app:1.0", "expected <account>.dkr.ecr"),
+        ("ghcr.io/org/app:1.0", "image.mirror"),
         (f"{REGISTRY}/team/api:latest", "'latest' is mutable"),
         (f"{REGISTRY}/team/api", "give a tag or a digest"),
         ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:1", "the image is in eu-west-1"),
@@ -231,58 +233,6 @@ class TestPrivateUri:
         with pytest.raises(ProgramFailed, match="account 210987654321") as info:
             simulate(run_main, {"jobs": [job({"uri": "210987654321.dkr.ecr.us-east-1.amazonaws.com/x:1"})]})
         assert [r for r in info.value.resources if r["type"] != "pulumi:pulumi:Stack"] == []
-
-
-class TestPublicImages:
-    """`public`: rewritten to the stack's pull-through cache, so a task with no internet route runs it."""
-
-    def test_ecr_public(self) -> None:
-        img = resolver({"jobs": [job({"public": "public.ecr.aws/docker/library/python:3.12-slim"})]}).images["j"]
-        assert img.uri == f"{REGISTRY}/private-fargate-dev-ecr-public/docker/library/python:3.12-slim"
-        assert img.repository_arns == (
-            "arn:aws:ecr:us-east-1:123456789012:repository/private-fargate-dev-ecr-public/docker/library/python",)
-        assert set(img.actions) == set(PULL_ACTIONS) | set(CACHE_ACTIONS)
-        assert "ecr:TagResource" in img.actions  # the creation template tags what the first pull creates
-
-    def test_docker_hub_official_image(self) -> None:
-        r = resolver({"repository": {"dockerHubCredentialArn": HUB_SECRET},
-                      "jobs": [job({"public": "docker.io/nginx:1.27"})]})
-        assert r.images["j"].uri == f"{REGISTRY}/private-fargate-dev-docker-hub/library/nginx:1.27"
-        assert r.upstreams == ["docker.io"]
-
-    def test_prefix_carries_the_stack_and_fits_ecr(self) -> None:
-        prod = StackContext("private-fargate", "production-eu", "us-east-1", "123456789012")
-        dev_prefix = resolver({}).cache_prefix("public.ecr.aws")
-        prod_prefix = resolver({}, ctx=prod).cache_prefix("public.ecr.aws")
-        assert dev_prefix != prod_prefix and "dev" in dev_prefix
-        assert len(prod_prefix) <= 30 and prod_prefix.startswith("private-fargate-produc")
-        assert prod_prefix == resolver({}, ctx=prod).cache_prefix("public.ecr.aws")
-
-    def test_cache_rules_and_templates(self) -> None:
-        data = {"repository": {"dockerHubCredentialArn": HUB_SECRET, "kmsKeyArn": KMS},
-                "jobs": [job({"public": "public.ecr.aws/nginx/nginx:1.27"}, "a"),
-                         job({"public": "docker.io/library/redis:7"}, "b")]}
-        r = resolver(data)
-        settings = Settings.from_dict(data)
-        run = simulate(lambda: ContainerRepository("registry", ContainerRepositoryArgs.from_settings(settings, CTX, r)))
-        rules = {c["inputs"]["upstreamRegistryUrl"]: c["inputs"] for c in run.of_type(CACHE_RULE)}
-        assert rules["public.ecr.aws"]["ecrRepositoryPrefix"] == "private-fargate-dev-ecr-public"
-        assert "credentialArn" not in rules["public.ecr.aws"]
-        assert rules["registry-1.docker.io"]["credentialArn"] == HUB_SECRET
-        for template in run.of_type(TEMPLATE):
-            inputs = template["inputs"]
-            assert inputs["appliedFors"] == ["PULL_THROUGH_CACHE"]
-            assert inputs["prefix"] in (rules["public.ecr.aws"]["ecrRepositoryPrefix"],
-                                        rules["registry-1.docker.io"]["ecrRepositoryPrefix"])
-            assert inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": KMS}]
-            check_lifecycle_json(inputs["lifecyclePolicy"])
-            assert inputs["resourceTags"]["stack"] == "dev"
-        doc = json.loads(run.one(ROLE_POLICY)["inputs"]["policy"])
-        create, kms = doc["Statement"]
-        assert create["Resource"] == [
-            "arn:aws:ecr:us-east-1:123456789012:repository/private-fargate-dev-ecr-public/*",
-            "arn:aws:ecr:us-east-1:123456789012:repository/private-fargate-dev-docker-hub/*"]
-        assert kms["Resource"] == [KMS]
 
 
 class TestProgram:
@@ -299,3 +249,30 @@ class TestProgram:
         run = simulate(run_main, {"repository": {"name": "team/app"}})
         assert run.one(REPO)["inputs"]["name"] == "team/app"
         assert run.outputs["repositoryUrl"].endswith("/team/app")
+
+
+class TestProbeImage:
+    """The image `tools.doctor --probe` runs: the sample app's, built only where Docker runs anyway."""
+
+    @pytest.fixture
+    def with_app(self, build_dir: Path) -> Path:
+        shutil.copytree(ROOT / "app", build_dir / "app", ignore=shutil.ignore_patterns("tests", "__pycache__"))
+        return build_dir
+
+    def test_reuses_the_image_a_workload_builds(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"build": "./app"}, "a", arch="ARM64")]}, with_app)
+        assert r.probe == r.images["a"] and len(r.builds) == 1
+        assert r.probe_output == {"uri": r.images["a"].uri, "cpuArchitecture": "ARM64"}
+
+    def test_one_more_build_beside_other_builds(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"build": "svc"}, "a")]}, with_app)
+        assert [b.context for b in r.builds] == ["svc", "app"]
+        assert r.probe_output == {"uri": f"{REGISTRY}/private-fargate-dev:{r.builds[1].tag}",
+                                  "cpuArchitecture": "X86_64"}
+
+    def test_none_when_the_stack_builds_nothing(self, with_app: Path) -> None:
+        r = resolver({"jobs": [job({"uri": f"{REGISTRY}/team/api:1.0"})]}, with_app)
+        assert r.probe is None and r.probe_output is None and r.builds == []
+
+    def test_none_without_the_app_directory(self, build_dir: Path) -> None:
+        assert resolver({"jobs": [job({"build": "svc"})]}, build_dir).probe_output is None

@@ -29,7 +29,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                              "private-fargate-dev-report", moto_sfn.CLUSTER, "e", "t",
                              "/ecs/private-fargate/dev/report", 10, 1,
                              [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}])
-        machine = infra.create_machine(sm.definition(spec, [infra.subnet], infra.group, infra.task_definition))
+        machine = infra.create_machine(sm.definition(spec, [infra.subnet], [infra.group], infra.task_definition))
         entry = {"taskDefinitionArn": infra.task_definition, "containerName": JOB, "securityGroupId": infra.group,
                  "logGroupName": "/ecs/private-fargate/dev/report", "logStreamPrefix": JOB,
                  "subnetIds": [infra.subnet], "capacityProviderStrategy": [], "scheduleArn": None,

@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.ecs.models import ecs_backends
-from moto.moto_api import state_manager
 
-from tests.support import cached_clients
 from tools import run_task
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**6})
-        yield cached_clients(REGION)  # type: ignore[misc]
-        state_manager.unset_transition("ecs::task")
 
 
 @pytest.fixture
@@ -135,7 +119,7 @@ def run(stack: dict[str, Any], *argv: str, script: list[Callable[[str], None]] |
 class TestRequest:
     def test_request_from_outputs_and_overrides(self, stack: dict[str, Any]) -> None:
         calls: list[dict[str, Any]] = []
-        code, lines, _ = run(stack, "--command", "python -m app job --date '2026-11-28'", "--env", "MODE=full",
+        code, lines, _ = run(stack, "--command", "job --date '2026-11-28'", "--env", "MODE=full",
                              "--env", "EMPTY=", "--cpu", "512", "--memory", "2048", "--idempotency-key", "nightly-1",
                              "--no-wait", record=calls)
         assert code == 0
@@ -147,14 +131,26 @@ class TestRequest:
             "subnets": entry["subnetIds"], "securityGroups": [entry["securityGroupId"]], "assignPublicIp": "DISABLED"}}
         assert req["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
         assert req["overrides"] == {"containerOverrides": [{
-            "name": "report", "command": ["python", "-m", "app", "job", "--date", "2026-11-28"],
+            "name": "report", "command": ["job", "--date", "2026-11-28"],
             "environment": [{"name": "MODE", "value": "full"}, {"name": "EMPTY", "value": ""}]}],
             "cpu": "512", "memory": "2048"}
         assert req["propagateTags"] == "TASK_DEFINITION" and req["startedBy"].startswith("run_task/")
         assert "launchType" not in req
         (arn,) = lines
         task = stack["session"].client("ecs").describe_tasks(cluster="private-fargate-dev", tasks=[arn])["tasks"][0]
-        assert task["overrides"]["containerOverrides"][0]["command"][:3] == ["python", "-m", "app"]
+        assert task["overrides"]["containerOverrides"][0]["command"] == ["job", "--date", "2026-11-28"]
+
+    def test_joins_the_clients_group_to_reach_services_by_name(self, stack: dict[str, Any]) -> None:
+        ec2 = stack["session"].client("ec2")
+        entry = stack["outputs"]["jobs"]["report"]
+        vpc = ec2.describe_security_groups(GroupIds=[entry["securityGroupId"]])["SecurityGroups"][0]["VpcId"]
+        clients = ec2.create_security_group(GroupName="clients", Description="clients", VpcId=vpc)["GroupId"]
+        stack["file"].write_text(json.dumps({**stack["outputs"], "jobs": {"report": {
+            **entry, "securityGroupIds": [entry["securityGroupId"], clients], "dnsName": None}}}))
+        calls: list[dict[str, Any]] = []
+        assert run(stack, "--no-wait", record=calls)[0] == 0
+        assert calls[0]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [
+            entry["securityGroupId"], clients]
 
     def test_spot(self, stack: dict[str, Any]) -> None:
         calls: list[dict[str, Any]] = []
@@ -177,7 +173,7 @@ class TestRequest:
     def test_unknown_name_lists_what_exists(self, stack: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
         code = run_task.main(["nope", "--outputs", str(stack["file"])], session=stack["session"])
         assert code == 2
-        assert "no job or service named 'nope'; jobs: report; services: web" in capsys.readouterr().err
+        assert "no job or service named 'nope'; known: web (service), report (job)" in capsys.readouterr().err
 
     def test_service_task_definition(self, stack: dict[str, Any]) -> None:
         calls: list[dict[str, Any]] = []
@@ -307,3 +303,81 @@ def test_diagnoses_are_specific() -> None:
                                                  "create stream has been retried 1 times: failed to create Cloudwatch "
                                                  "log stream") or "")
     assert run_task.diagnose("Essential container in task exited") is None
+
+
+def answer(session: boto3.Session, operation: str, answers: list[dict[str, Any]]) -> Callable[[], None]:
+    """Make the next calls of an ECS operation get these parsed answers (then moto's again), as ECS's
+    eventual consistency would; returns the function that removes the handler."""
+    from botocore.awsrequest import AWSResponse
+
+    events = session.client("ecs").meta.events
+
+    def handler(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        return (AWSResponse("", 200, {}, None), answers.pop(0)) if answers else None
+
+    events.register(f"before-call.ecs.{operation}", handler, unique_id=f"answer-{operation}")
+    return lambda: events.unregister(f"before-call.ecs.{operation}", unique_id=f"answer-{operation}")
+
+
+MISSING = {"tasks": [], "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:task/x", "reason": "MISSING"}]}
+
+
+class TestEventualConsistency:
+    """ECS may not show a task it just started: DescribeTasks is retried with growing delays."""
+
+    def test_missing_then_found(self, stack: dict[str, Any]) -> None:
+        c = Container(stack["session"], [])
+        idle = lambda _: None  # noqa: E731
+        c.script = [idle, idle, idle, c.log("hello"), c.stop(0)]
+        delays: list[float] = []
+        remove = answer(stack["session"], "DescribeTasks", [MISSING, MISSING, MISSING])
+        try:
+            lines: list[str] = []
+            code = run_task.main(["report", "--outputs", str(stack["file"])], session=stack["session"],
+                                 sleep=lambda s: (delays.append(s), c.sleep(s)), out=lines.append)
+        finally:
+            remove()
+        assert code == 0 and "hello" in lines
+        assert delays[:3] == [1.0, 2.0, 4.0]  # backoff while MISSING, then the normal poll
+        assert delays[3:] == [2.0, 2.0]
+
+    def test_never_visible_is_one_line(self, stack: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+        remove = answer(stack["session"], "DescribeTasks", [MISSING] * 40)
+        delays: list[float] = []
+        try:
+            code = run_task.main(["report", "--outputs", str(stack["file"])], session=stack["session"],
+                                 sleep=delays.append, out=lambda _: None)
+        finally:
+            remove()
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "still answers MISSING after 300 s" in err
+        assert sum(delays) == pytest.approx(300) and max(delays) == 30
+
+    def test_a_task_that_disappears(self, stack: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+        c = Container(stack["session"], [])
+        removed: list[Callable[[], None]] = []
+        c.script = [lambda _: removed.append(answer(stack["session"], "DescribeTasks", [MISSING] * 40))]
+        try:
+            code = run_task.main(["report", "--outputs", str(stack["file"])], session=stack["session"],
+                                 sleep=lambda s: c.sleep(s) if c.ticks < 1 else None, out=lambda _: None)
+        finally:
+            for remove in removed:
+                remove()
+        err = capsys.readouterr().err
+        assert code == 2 and "disappeared: DescribeTasks answers MISSING" in err and "Traceback" not in err
+
+    def test_run_task_answer_without_failures_key(self, stack: dict[str, Any],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        remove = answer(stack["session"], "RunTask", [{"tasks": []}])
+        try:
+            code = run_task.main(["report", "--outputs", str(stack["file"])], session=stack["session"])
+        finally:
+            remove()
+        assert code == 2 and capsys.readouterr().err == "error: ECS did not start the task: no task returned\n"
+
+
+def test_help_says_command_replaces_cmd(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run_task.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "replaces the image's CMD" in text and "`--command job` runs `python -m app job`" in text

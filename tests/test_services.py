@@ -158,14 +158,19 @@ class TestServiceConnect:
 
     def test_groups_admit_exactly_the_peers(self, trio: Registered) -> None:
         groups = {g["name"]: g for g in trio.of_type(SG)}
-        mesh = groups["service-connect-sg"]
+        mesh, clients = groups["service-connect-sg"], groups["service-connect-clients"]
         api, web, worker = groups["service-api-sg"], groups["service-web-sg"], groups["service-worker-sg"]
-        assert ingress_sources(trio, api) == {(mesh["urn"], 9000)}
-        assert ingress_sources(trio, web) == {(mesh["urn"], 8080)}
+        assert ingress_sources(trio, api) == {(mesh["urn"], 9000), (clients["urn"], 9000)}
+        assert ingress_sources(trio, web) == {(mesh["urn"], 8080), (clients["urn"], 8080)}
         assert ingress_sources(trio, worker) == set() and ingress_sources(trio, mesh) == set()
+        assert ingress_sources(trio, clients) == set()
         mesh_egress = {(r["propertyDependencies"]["referencedSecurityGroupId"][0], r["inputs"]["fromPort"])
                        for r in trio.of_type(EGRESS) if r["propertyDependencies"]["securityGroupId"] == [mesh["urn"]]}
         assert mesh_egress == {(mesh["urn"], 9000), (mesh["urn"], 8080)}
+        clients_egress = {(r["propertyDependencies"]["referencedSecurityGroupId"][0], r["inputs"]["fromPort"])
+                          for r in trio.of_type(EGRESS)
+                          if r["propertyDependencies"]["securityGroupId"] == [clients["urn"]]}
+        assert clients_egress == mesh_egress
         for service in trio.of_type(SERVICE):
             assert mesh["urn"] in service["propertyDependencies"]["networkConfiguration"]
 
@@ -215,8 +220,9 @@ class TestLoadBalancer:
 
     def test_service_group_admits_only_the_alb_and_peers(self, public_lb: Registered) -> None:
         alb_sg, task_sg = public_lb.one(SG, "service-web-lb-sg"), public_lb.one(SG, "service-web-sg")
-        mesh = public_lb.one(SG, "service-connect-sg")
-        assert ingress_sources(public_lb, task_sg) == {(alb_sg["urn"], 8080), (mesh["urn"], 8080)}
+        mesh, clients = public_lb.one(SG, "service-connect-sg"), public_lb.one(SG, "service-connect-clients")
+        assert ingress_sources(public_lb, task_sg) == {(alb_sg["urn"], 8080), (mesh["urn"], 8080),
+                                                       (clients["urn"], 8080)}
         assert ingress_sources(public_lb, alb_sg) == {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
 
     def test_access_logs_to_a_stack_bucket(self, public_lb: Registered) -> None:

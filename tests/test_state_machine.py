@@ -48,7 +48,7 @@ def spec(retries: int = 1, topic: str | None = TOPIC, timeout: int = 30, **extra
 
 def definition(s: sm.RunnerSpec | None = None, subnets: tuple[str, ...] = ("subnet-a", "subnet-b"),
                group: str = "sg-1", td: str = TD) -> dict[str, Any]:
-    return sm.definition(s or spec(), list(subnets), group, td)
+    return sm.definition(s or spec(), list(subnets), [group], td)
 
 
 def camel(value: Any) -> Any:
@@ -161,7 +161,7 @@ class TestExecution:
 
     def run(self, infra: moto_sfn.Infrastructure, codes: list[int | None], **kwargs: Any) -> moto_sfn.Execution:
         s = spec(topic=infra.topic, **kwargs)
-        result = moto_sfn.execute(infra, sm.definition(s, [infra.subnet], infra.group, infra.task_definition), codes)
+        result = moto_sfn.execute(infra, sm.definition(s, [infra.subnet], [infra.group], infra.task_definition), codes)
         result.alerts = infra.alerts()
         return result
 
@@ -235,8 +235,9 @@ class TestResources:
         subnets = [s["id"] for s in run.of_type(SUBNET)]
         params = run_task_state(doc)["Parameters"]
         assert params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == subnets
+        # its own group, and the clients group (the dev stack has a service to reach by name)
         assert params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"] == [
-            run.one(SG, "job-report-sg")["id"]]
+            run.one(SG, "job-report-sg")["id"], run.outputs["clientsSecurityGroupId"]]
         assert params["TaskDefinition"] == run.one(TASK_DEF, "job-report-task")["outputs"]["arn"]
         assert params["EnableExecuteCommand"] is True and run_task_state(doc)["TimeoutSeconds"] == 1200
         assert doc["States"]["Run"]["Retry"][0]["MaxAttempts"] == 2

@@ -207,7 +207,7 @@ def test_pull_requests_run_what_the_readme_promises() -> None:
     preview = pr["jobs"]["preview"]
     # Forks and Dependabot get no secrets: the real preview is skipped for them, the checks still run.
     assert "head.repo.full_name == github.repository" in preview["if"] and "dependabot[bot]" in preview["if"]
-    assert preview["needs"] == "checks" and preview["strategy"]["matrix"]["stack"] == dev.stacks()
+    assert preview["needs"] == "checks" and preview["strategy"]["matrix"]["stack"] == dev.deployed_stacks()
     (pulumi,) = [s["with"] for s in steps(preview) if action(s) == "pulumi/actions"]
     assert (pulumi["command"], pulumi["comment-on-pr"]) == ("preview", True)
     assert pulumi["policyPackConfigs"] == "policy/config.${{ matrix.stack }}.json"

@@ -1,5 +1,6 @@
 """The monthly cost of what a preview report registers, itemised, in the stack's region.
 
+EFS storage (`cost.efsStorageGb`) and the private DNS namespace's hosted zone are priced too.
 Prices come from tools/data/prices.json (one entry per region, with the date they were taken and
 their source); a region without prices is said to be unpriced rather than guessed. Usage that
 resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
@@ -254,6 +255,7 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
     if _of_type(report, "aws:ecr/repository:Repository"):
         items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
                           prices["ecr"]["storagePerGbMonth"]))
+    items += _image_step_items(report, prices, float(assumptions.get("upstreamImageGb", 0.5)))
     alarms = _of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm")
     if alarms:
         # Billed per alarm metric ("Per Alarm Metric Month" on the bill): a metric-math alarm per metric it reads.
@@ -261,10 +263,6 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
                       for a in alarms)
         items.append(Item(f"CloudWatch alarms ({len(alarms)}, {metrics} alarm metrics)", metrics, "alarm-metric-month",
                           prices["cloudwatch"]["alarmMonth"]))
-    zones = len(_of_type(report, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
-    if zones:
-        items.append(Item(f"Cloud Map private DNS namespaces ({zones}): their Route 53 hosted zones", zones,
-                          "zone-month", prices["route53"]["hostedZoneMonth"]))
     emails = len([s for s in _of_type(report, "aws:sns/topicSubscription:TopicSubscription")
                   if s["inputs"].get("protocol") == "email"])
     if _of_type(report, "aws:sns/topic:Topic") or emails:
@@ -272,6 +270,48 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
         items.append(Item(f"SNS alerts ({emails} email subscription(s), within the free tier)", 1, "topic-month",
                           0.0))
     return items
+
+
+#: The deploy-time image steps (components/image_steps.py) and what each stores in ECR.
+IMAGE_STEPS = {"pulumi-python:dynamic/images:CacheWarm": "cached", "pulumi-python:dynamic/images:ImageMirror":
+               "mirrored"}
+
+
+def _image_step_items(report: dict[str, Any], prices: dict[str, Any], gb_per_image: float) -> list[Item]:
+    """ECR storage of the images warmed into the cache or copied at deploy. Pushing into ECR and the cache's
+    fetch from upstream are free (data into AWS); pulls in the region cost only the endpoint data."""
+    items = []
+    for token, what in IMAGE_STEPS.items():
+        steps = _of_type(report, token)
+        if steps:
+            items.append(Item(f"ECR storage: {len(steps)} image(s) {what} at deploy", len(steps) * gb_per_image,
+                              "GB-month", prices["ecr"]["storagePerGbMonth"]))
+    return items
+
+
+def _storage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any],
+                   unpriced: list[str]) -> list[Item]:
+    """EFS storage (and its backups) for `volumes`, and the hosted zone behind the private DNS namespace."""
+    items = []
+    gb = float(assumptions.get("efsStorageGb", 1))
+    for fs in _of_type(report, "aws:efs/fileSystem:FileSystem"):
+        efs = prices.get("efs")
+        if efs is None:
+            unpriced.append(f"EFS storage of {fs['name']} (no EFS price for this region in tools/data/prices.json)")
+            continue
+        items.append(Item(f"EFS storage ({gb:g} GB assumed, cost.efsStorageGb)", gb, "GB-month",
+                          efs["standardGbMonth"]))
+        backups = [b for b in _of_type(report, "aws:efs/backupPolicy:BackupPolicy")
+                   if (b["inputs"].get("backupPolicy") or {}).get("status") == "ENABLED"]
+        if backups:
+            items.append(Item("EFS backups (AWS Backup warm storage, the same GB)", gb, "GB-month",
+                              efs["backupWarmGbMonth"]))
+    zones = len(_of_type(report, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
+    if zones:
+        items.append(Item(f"private DNS namespace ({zones} Route 53 hosted zone)", zones, "zone-month",
+                          prices["route53"]["hostedZoneMonth"]))
+    return items
+
 
 
 @dataclass(frozen=True)
@@ -308,9 +348,17 @@ def _setting_list(config: dict[str, str], key: str) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict) and "name" in i] if isinstance(items, list) else []
 
 
+#: Items whose cost the choice between endpoints and NAT gateways changes.
+_EGRESS_ITEMS = ("interface endpoint ", "data through interface endpoints", "NAT gateway (", "data through NAT")
+
+
 def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float,
                    items: list[Item]) -> dict[str, Any]:
-    """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume."""
+    """The same workload with a NAT gateway per AZ instead of interface endpoints, and the break-even volume.
+
+    The totals add what both cost alike (tasks, load balancers, EFS, logs...) to each way out.
+    """
+    rest = sum(i.quantity * i.unit_price for i in items if not i.item.startswith(_EGRESS_ITEMS))
     zones = {s["inputs"].get("availabilityZone") for s in _of_type(report, "aws:ec2/subnet:Subnet")
              if s["inputs"].get("mapPublicIpOnLaunch") is not True and "-public-" not in s["name"]}
     endpoint_items = [i for i in items if i.item.startswith("interface endpoint ")]
@@ -322,7 +370,8 @@ def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float,
     nat = nat_fixed + data_gb * per_gb_nat
     break_even = max((endpoints_fixed - nat_fixed) / (per_gb_nat - per_gb_endpoint), 0.0)
     return {"natGateways": azs, "dataGbPerMonth": data_gb, "endpointsMonthly": round(endpoints, 2),
-            "natMonthly": round(nat, 2), "breakEvenGbPerMonth": round(break_even, 1),
+            "natMonthly": round(nat, 2), "restMonthly": round(rest, 2), "endpointsTotal": round(endpoints + rest, 2),
+            "natTotal": round(nat + rest, 2), "breakEvenGbPerMonth": round(break_even, 1),
             "cheaper": "endpoints" if endpoints <= nat else "nat",
             "note": (f"endpoints cost more below {break_even:.0f} GB a month and less above it"
                      if break_even else "endpoints cost less at any volume")}
@@ -340,11 +389,12 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
         return out
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
+    unpriced: list[str] = []
     workers = {w["name"] for w in _setting_list(config or {}, "workers")}
     items = [*_network_items(report, prices, hours, data_gb),
              *_compute_items(report, prices, hours, expected_job_minutes(report, config or {}), workers),
              *_worker_items(report, prices, hours, workers, assumptions),
-             *_usage_items(report, prices, assumptions)]
+             *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, unpriced)]
     out["items"] = [i.as_dict() for i in items]
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
@@ -354,6 +404,8 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
                                                     f"{SERVICE_CONNECT_PROXY} within the task's size")
     if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
         out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
+    if unpriced:
+        out["assumptions"]["unpriced"] = unpriced
     if compare == "nat":
         out["comparison"] = nat_comparison(report, prices, hours, data_gb, items)
     return out

@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from components.contract import STACK_OUTPUTS, WORKER_OUTPUTS, WORKLOAD_OUTPUTS, OutputSpec
 from settings import JobSettings, ServiceSettings, Settings, WorkerSettings, WorkloadSettings
+from settings.containers import ContainerSettings, InitContainerSettings, SidecarSettings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _BLOCK = re.compile(r"(<!-- generated: ([a-z-]+) -->\n)(.*?)(<!-- end: \2 -->)", re.S)
@@ -59,7 +60,7 @@ def default_text(info: FieldInfo) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, BaseModel):
-        return "(keys below)"
+        return "`{}`"
     if isinstance(value, (list, dict)):
         return f"`{value!r}`".replace("'", "") if value else ("`[]`" if isinstance(value, list) else "`{}`")
     return f"`{value}`"
@@ -78,7 +79,10 @@ def _keys(model: type[BaseModel]) -> str:
 def _row(key: str, info: FieldInfo) -> str:
     description = (info.description or "").strip()
     model = _model_of(info.annotation)
-    if model is not None and not isinstance(info.default, BaseModel):
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if "keysIn" in extra:  # a list of containers: their keys have a table of their own
+        description = f"{description}; keys: {extra['keysIn']}"
+    elif model is not None:
         description = f"{description}: {_keys(model)}" if description else _keys(model)
     return f"| `{key}` | {default_text(info)} | {description.replace('|', chr(92) + '|')} |"
 
@@ -124,6 +128,19 @@ def worker_table() -> str:
     return _workload_table(WorkerSettings, set(WorkloadSettings.model_fields))
 
 
+def container_table() -> str:
+    """The keys of a sidecar or init container: the container keys of a workload, plus their own."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for name, info in {**SidecarSettings.model_fields, **InitContainerSettings.model_fields}.items():
+        kinds = [k for k, m in (("sidecars", SidecarSettings), ("init containers", InitContainerSettings))
+                 if name in m.model_fields]
+        row = _row(_alias(name, info), info)
+        if name not in ContainerSettings.model_fields:
+            row = row.replace("` |", f"` ({' and '.join(kinds)}) |", 1)
+        rows.append(row)
+    return "\n".join(rows)
+
+
 def _outputs(specs: tuple[OutputSpec, ...], head: str) -> str:
     rows = [f"| {head} | type | what |", "|---|---|---|"]
     rows += [f"| `{o.name}` | {o.type} | {o.description} |" for o in specs]
@@ -136,6 +153,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "service-settings": service_table,
     "job-settings": job_table,
     "worker-settings": worker_table,
+    "container-settings": container_table,
     "outputs": lambda: _outputs(STACK_OUTPUTS, "output"),
     "workload-outputs": lambda: _outputs(WORKLOAD_OUTPUTS, "key"),
     "worker-outputs": lambda: _outputs(WORKER_OUTPUTS, "key"),

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from tools.aws import EXIT_INTERRUPTED, ToolError
+
 EXIT_NOT_RUN = 125
-EXIT_INTERRUPTED = 130
 #: Options that change the task: the state machine runs the job as defined, so they do not apply.
 TASK_OPTIONS = ("command", "env", "cpu", "memory", "spot", "idempotency_key")
 
@@ -122,9 +123,7 @@ def run(session: Any, runner: Any, out: Callable[[str], None] = print, sleep: Ca
     entry, request = runner.request.entry, runner.request
     arn = entry.get("stateMachineArn")
     if request.kind != "job" or not arn:
-        from tools.run_task import UsageError
-
-        raise UsageError(f"{request.name!r} has no state machine: --via-schedule runs jobs (outputs with "
+        raise ToolError(f"{request.name!r} has no state machine: --via-schedule runs jobs (outputs with "
                          "stateMachineArn)")
     execution = ExecutionRunner(session, runner, arn, out=out, sleep=sleep, poll=poll)
     out(f"started job {request.name} through its state machine: {execution.start(request.kwargs['startedBy'])}")

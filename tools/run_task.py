@@ -5,32 +5,48 @@ ECS gives a one-off task no stdout and no exit code. This starts the task from t
 events while it runs, and exits with the container's exit code. A task that never ran gets its
 stop reason and a diagnosis instead (exit 125, as `docker run` does when the container never started).
 
+`--command` replaces the image's CMD, i.e. the arguments to its ENTRYPOINT: ECS container
+overrides cannot change the ENTRYPOINT. The sample image's ENTRYPOINT is `python -m app`, so
+`--command job` runs `python -m app job`.
+
 Exit status: the container's exit code; 125 the task did not run; 124 `--timeout` reached (the
-task keeps running); 130 interrupted; 2 bad arguments or outputs.
+task keeps running); 130 interrupted; 2 bad arguments or outputs, or an AWS error.
+
+`Runner` (start, wait, stream the logs, diagnose) has no command-line concerns, so other tools
+(the doctor's probe, a deploy-time migration step) run tasks with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import re
 import shlex
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from settings.base import FARGATE_MEMORY
+from tools.aws import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ToolError,
+    add_source_args,
+    backoff,
+    cli,
+    find_workload,
+    load_outputs,
+    make_session,
+    one_line,
+    task_id,
+)
 
 EXIT_NOT_RUN = 125
 EXIT_TIMEOUT = 124
-EXIT_INTERRUPTED = 130
-EXIT_USAGE = 2
+#: How long to keep describing a task ECS does not (or no longer) shows before giving up, in seconds.
+VISIBILITY_TIMEOUT = 300.0
 WAITING = ("PROVISIONING", "PENDING", "ACTIVATING")
 
 #: (substrings of a stop reason, diagnosis): the first match explains why a task never ran.
@@ -62,8 +78,8 @@ ARM64_SPOT_NOTE = ("note: ARM64 on FARGATE_SPOT: AWS's ECS API reference says Fa
                    "it does not (fargate-capacity-providers.html); if the task is not placed, run without --spot")
 
 
-class UsageError(Exception):
-    """Bad arguments or outputs; the message is the one line to print."""
+
+UsageError = ToolError  # the name this module used before tools.aws; kept for importers
 
 
 @dataclass
@@ -82,10 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of the tool."""
     p = argparse.ArgumentParser(prog="python -m tools.run_task", description=__doc__.splitlines()[0])
     p.add_argument("name", help="a job or service of the stack")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--stack", help="read `pulumi stack output --json --stack STACK` (needs the Pulumi CLI)")
-    src.add_argument("--outputs", type=Path, help="read the stack outputs from this JSON file")
-    p.add_argument("--command", help="the container command, split like a shell would (replaces the image's)")
+    add_source_args(p)
+    p.add_argument("--command", help="the arguments to the image's ENTRYPOINT, split like a shell would: replaces "
+                                     "the image's CMD (ECS cannot override the ENTRYPOINT); for the sample app "
+                                     "`--command job` runs `python -m app job`")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment (repeatable)")
     p.add_argument("--cpu", type=int, help="task cpu units (with --memory; a valid Fargate pair)")
     p.add_argument("--memory", type=int, help="task memory in MiB (with --cpu)")
@@ -94,28 +110,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, help="stop waiting after this many seconds (the task keeps running)")
     p.add_argument("--idempotency-key", help="client token: retrying with the same key starts no second task")
     p.add_argument("--stop-on-interrupt", action="store_true", help="stop the task on Ctrl-C without asking")
-    p.add_argument("--region", help="AWS region [the stack's]")
     p.add_argument("--via-schedule", action="store_true",
                    help="run a job through its state machine, as its schedule does (timeout, retries, alert)")
     return p.parse_args(argv)
-
-
-def load_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]:
-    """The stack outputs, from a file or from the Pulumi CLI."""
-    if outputs_file is not None:
-        try:
-            return json.loads(outputs_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{outputs_file}: cannot read stack outputs ({exc})") from None
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        raise UsageError("no Pulumi CLI here: pass --outputs FILE (saved with `pulumi stack output --json`)")
-    cmd = [pulumi, "stack", "output", "--json", *(["--stack", stack] if stack else [])]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise UsageError(f"`{' '.join(cmd[1:])}` failed: {last}")
-    return json.loads(proc.stdout)
 
 
 def check_size(cpu: int | None, memory: int | None) -> None:
@@ -123,31 +120,25 @@ def check_size(cpu: int | None, memory: int | None) -> None:
     if cpu is None and memory is None:
         return
     if cpu is None or memory is None:
-        raise UsageError("--cpu and --memory go together (Fargate sizes the task as a pair)")
+        raise ToolError("--cpu and --memory go together (Fargate sizes the task as a pair)")
     if cpu not in FARGATE_MEMORY:
-        raise UsageError(f"--cpu {cpu} is not a Fargate size; allowed: {', '.join(map(str, FARGATE_MEMORY))}")
+        raise ToolError(f"--cpu {cpu} is not a Fargate size; allowed: {', '.join(map(str, FARGATE_MEMORY))}")
     if memory not in FARGATE_MEMORY[cpu]:
         allowed = FARGATE_MEMORY[cpu]
         shown = ", ".join(map(str, allowed)) if len(allowed) <= 4 else f"{allowed[0]}..{allowed[-1]} in steps of " \
                                                                          f"{allowed[1] - allowed[0]}"
-        raise UsageError(f"--memory {memory} is not valid with --cpu {cpu}; allowed: {shown}")
+        raise ToolError(f"--memory {memory} is not valid with --cpu {cpu}; allowed: {shown}")
 
 
 def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
     """The RunTask call for the workload named on the command line."""
     check_size(args.cpu, args.memory)
-    if not isinstance(outputs, dict) or "clusterArn" not in outputs:
-        raise UsageError("the outputs have no clusterArn: are they a private-fargate stack's outputs?")
-    jobs = outputs.get("jobs") or {}
-    services = {**(outputs.get("services") or {}), **(outputs.get("workers") or {})}  # a worker is a service
-    kind, entry = ("job", jobs[args.name]) if args.name in jobs else ("service", services.get(args.name))
-    if entry is None:
-        raise UsageError(f"no job or service named {args.name!r}; jobs: {', '.join(sorted(jobs)) or 'none'}; "
-                         f"services: {', '.join(sorted(services)) or 'none'}")
+    workload = find_workload(outputs, args.name)
+    kind, entry = workload.kind, workload.entry
     missing = sorted({"taskDefinitionArn", "containerName", "securityGroupId", "subnetIds", "capacityProviderStrategy",
                       "logGroupName", "logStreamPrefix"} - set(entry))
     if missing:
-        raise UsageError(f"the outputs of {args.name!r} lack {', '.join(missing)} (outputsVersion 1 has them)")
+        raise ToolError(f"the outputs of {args.name!r} lack {', '.join(missing)} (outputsVersion 1 has them)")
     container = entry["containerName"]
     override: dict[str, Any] = {"name": container}
     if args.command:
@@ -156,7 +147,7 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+            raise ToolError(f"--env {item!r}: expected KEY=VALUE")
         env.append({"name": key, "value": value})
     if env:
         override["environment"] = env
@@ -169,7 +160,10 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
         "cluster": outputs["clusterArn"], "taskDefinition": entry["taskDefinitionArn"], "count": 1,
         "capacityProviderStrategy": strategy, "platformVersion": "LATEST",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": list(entry["subnetIds"]),
-                                                         "securityGroups": [entry["securityGroupId"]],
+                                                         # its own group and the clients group (outputs
+                                                         # from before these keys: the own group alone)
+                                                         "securityGroups": list(entry.get("securityGroupIds")
+                                                                                or [entry["securityGroupId"]]),
                                                          "assignPublicIp": "DISABLED"}},
         "overrides": overrides, "startedBy": started_by(),
         "propagateTags": "TASK_DEFINITION", "enableECSManagedTags": True,
@@ -196,15 +190,18 @@ class Runner:
     """Starts the task, follows it to STOPPED, prints its logs; `sleep` and `out` are seams for tests."""
 
     def __init__(self, session: Any, request: Request, out: Callable[[str], None] = print,
-                 sleep: Callable[[float], None] = time.sleep, poll: float = 2.0):
+                 sleep: Callable[[float], None] = time.sleep, poll: float = 2.0,
+                 visibility_timeout: float = VISIBILITY_TIMEOUT):
         self.ecs = session.client("ecs", region_name=request.region)
         self.logs = session.client("logs", region_name=request.region)
         self.request = request
         self.out = out
         self.sleep = sleep
         self.poll = poll
+        self.visibility_timeout = visibility_timeout
         self.token: str | None = None
         self.task_arn = ""
+        self.seen = False
 
     def warn_if_arm64_on_spot(self) -> None:
         """AWS's pages disagree on FARGATE_SPOT with ARM64: say so before the task is placed."""
@@ -216,20 +213,40 @@ class Runner:
     def start(self) -> str:
         """RunTask; the task's ARN."""
         response = self.ecs.run_task(**self.request.kwargs)
-        if response.get("failures") or not response.get("tasks"):
-            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in response["failures"])
-            raise UsageError(f"ECS did not start the task: {reasons or 'no task returned'}")
-        self.task_arn = response["tasks"][0]["taskArn"]
+        tasks, failures = response.get("tasks") or [], response.get("failures") or []
+        if failures or not tasks:
+            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in failures)
+            raise ToolError(f"ECS did not start the task: {reasons or 'no task returned'}")
+        self.task_arn = tasks[0]["taskArn"]
         return self.task_arn
 
     def describe(self) -> dict[str, Any]:
-        """The task as ECS describes it now."""
-        return self.ecs.describe_tasks(cluster=self.request.cluster, tasks=[self.task_arn])["tasks"][0]
+        """The task as ECS describes it now.
+
+        ECS is eventually consistent: a task RunTask just returned may be MISSING from DescribeTasks
+        for a while, so that answer is retried with growing delays (AWS's advice) before giving up.
+        """
+        delays = backoff(total=self.visibility_timeout)
+        while True:
+            response = self.ecs.describe_tasks(cluster=self.request.cluster, tasks=[self.task_arn])
+            tasks = response.get("tasks") or []
+            if tasks:
+                self.seen = True
+                return tasks[0]
+            reasons = "; ".join(f.get("reason", "") for f in response.get("failures") or []) or "no task"
+            delay = next(delays, None)
+            if delay is None:
+                if self.seen:
+                    raise ToolError(f"the task {self.task_arn} disappeared: DescribeTasks answers {reasons} (ECS "
+                                    "shows a stopped task for about an hour; was the cluster deleted?)")
+                raise ToolError(f"ECS started {self.task_arn} but DescribeTasks still answers {reasons} after "
+                                f"{self.visibility_timeout:.0f} s: look for it with `aws ecs describe-tasks`")
+            self.sleep(delay)
 
     def stream(self) -> str:
         """`<logStreamPrefix>/<container>/<task-id>`."""
         entry = self.request.entry
-        return f"{entry['logStreamPrefix']}/{entry['containerName']}/{self.task_arn.rsplit('/', 1)[-1]}"
+        return f"{entry['logStreamPrefix']}/{entry['containerName']}/{task_id(self.task_arn)}"
 
     def print_new_logs(self) -> None:
         """Print the log events written since the last call, in order."""
@@ -309,7 +326,7 @@ def interrupted(runner: Runner, stop_without_asking: bool, ask: Callable[[str], 
         try:
             runner.stop()
         except Exception as exc:  # one line, whatever the AWS error
-            runner.out(f"could not stop {runner.task_arn}: {exc}")
+            runner.out(f"could not stop {runner.task_arn}: {one_line(exc)}")
     else:
         runner.out(f"left running: {runner.task_arn}")
     return EXIT_INTERRUPTED
@@ -318,48 +335,57 @@ def interrupted(runner: Runner, stop_without_asking: bool, ask: Callable[[str], 
 def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[float], None] = time.sleep,
          out: Callable[[str], None] = print) -> int:
     """Entry point; returns the exit status."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     args = parse_args(argv)
-    try:
-        request = build_request(args, load_outputs(args.stack, args.outputs))
-        if session is None:
-            import boto3  # the usual AWS environment: profile, region, AWS_ENDPOINT_URL
+    if args.via_schedule:
+        return _via_schedule(args, session, out, sleep)
+    state: dict[str, Any] = {}
 
-            session = boto3.Session()
-        runner = Runner(session, request, out=out, sleep=sleep)
-        if args.via_schedule:
-            return _via_schedule(args, session, runner, out, sleep)
+    def start() -> int:
+        request = build_request(args, load_outputs(args.stack, args.outputs))
+        state["region"] = request.region
+        runner = Runner(session or make_session(), request, out=out, sleep=sleep)
+        state["runner"] = runner
         if args.spot:
             runner.warn_if_arm64_on_spot()
-        arn = runner.start()
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except (UsageError, ClientError, BotoCoreError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.no_wait:
-        out(arn)
+        runner.start()
         return 0
-    out(f"started {request.kind} {request.name}: {arn}")
-    try:
-        return runner.wait(args.timeout)
-    except KeyboardInterrupt:
-        return interrupted(runner, args.stop_on_interrupt)
-    except (ClientError, BotoCoreError, IndexError) as exc:
-        print(f"error: following {arn} failed: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USAGE
+
+    code = cli(start, region=lambda: state.get("region"))
+    if code or "runner" not in state:
+        return code or EXIT_USAGE
+    runner, request = state["runner"], state["runner"].request
+    if args.no_wait:
+        out(runner.task_arn)
+        return 0
+    out(f"started {request.kind} {request.name}: {runner.task_arn}")
+
+    def follow() -> int:
+        try:
+            return runner.wait(args.timeout)
+        except KeyboardInterrupt:
+            return interrupted(runner, args.stop_on_interrupt)
+
+    return cli(follow, region=lambda: request.region)
 
 
-def _via_schedule(args: argparse.Namespace, session: Any, runner: Runner, out: Callable[[str], None],
+def _via_schedule(args: argparse.Namespace, session: Any, out: Callable[[str], None],
                   sleep: Callable[[float], None]) -> int:
     """`--via-schedule`: tools/run_execution.py starts the job's state machine and follows it."""
     from tools import run_execution
 
-    refused = run_execution.refused_options(args)
-    if refused:
-        raise UsageError(f"{', '.join(refused)} with --via-schedule: the state machine runs the job as it is defined")
-    return run_execution.run(session, runner, out=out, sleep=sleep)
+    state: dict[str, Any] = {}
+
+    def body() -> int:
+        refused = run_execution.refused_options(args)
+        if refused:
+            raise ToolError(f"{', '.join(refused)} with --via-schedule: the state machine runs the job as it is "
+                            "defined")
+        request = build_request(args, load_outputs(args.stack, args.outputs))
+        state["region"] = request.region
+        aws = session or make_session()
+        return run_execution.run(aws, Runner(aws, request, out=out, sleep=sleep), out=out, sleep=sleep)
+
+    return cli(body, region=lambda: state.get("region"))
 
 
 if __name__ == "__main__":

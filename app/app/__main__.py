@@ -1,10 +1,15 @@
-"""`python -m app serve|job|worker|health`: the sample container's entry point.
+"""`python -m app serve|job|worker|health|probe|exit`: the sample container's entry point.
 
 serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
 job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
 worker  drains $QUEUE_URL one message at a time under scale-in protection (app/app/worker.py).
 health  exits 0 when the local server answers /health (for the ECS container health check;
         the slim image has no curl).
+probe   the network probe of `tools.doctor --probe` (app/probe.py).
+exit N  logs and exits with code N (to try alerts: `tools.run_task report --command "exit 3"`).
+render-config   writes $RENDER_DIR/nginx.conf (/srv/rendered), the config of an nginx sidecar that
+        listens on $PROXY_PORT (8443) and proxies to this app on $PORT (8080): what an init
+        container of the full-stack example renders before the others start.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("app")
@@ -86,6 +92,37 @@ def health(port: int, timeout: float = 2.0) -> int:
         return 1
 
 
+#: nginx's whole config: an unprivileged proxy in front of the app; every file it writes goes to the
+#: rendered directory (the only writable one in a read-only container besides the task's scratch volumes).
+NGINX_CONF = """\
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log /dev/stderr warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log /dev/stdout;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen {proxy_port};
+        location / {{ proxy_pass http://127.0.0.1:{port}; }}
+    }}
+}}
+"""
+
+
+def render_config(directory: Path, port: int, proxy_port: int) -> Path:
+    """Write the sidecar's nginx.conf into `directory` and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "nginx.conf"
+    path.write_text(NGINX_CONF.format(dir=directory, port=port, proxy_port=proxy_port))
+    log.info("rendered %s (proxy %d -> app %d)", path, proxy_port, port)
+    return path
+
+
 def main(argv: list[str]) -> int:
     """Dispatch on the mode; exit codes are what ECS reports as the container's exit code."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
@@ -109,7 +146,19 @@ def main(argv: list[str]) -> int:
         run_job(bucket)
         log.info("job done in %.2fs", time.monotonic() - started)
         return 0
-    log.error("unknown mode %r; use serve, job, worker or health", mode)
+    if mode == "probe":
+        from app.probe import main as probe
+
+        return probe()
+    if mode == "exit":
+        code = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 1
+        log.info("exiting with %d as asked", code)
+        return code
+    if mode == "render-config":
+        render_config(Path(os.environ.get("RENDER_DIR", "/srv/rendered")), port,
+                      int(os.environ.get("PROXY_PORT", "8443")))
+        return 0
+    log.error("unknown mode %r; use serve, job, worker, health, probe, exit or render-config", mode)
     return 2
 
 

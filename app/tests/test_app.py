@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.__main__ import health, main, make_server, run_job
+from app.__main__ import health, main, make_server, render_config, run_job
 
 DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
 
@@ -84,6 +84,22 @@ class TestJobMode:
         assert main(["job"]) == 0
         listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="results-bucket")
         assert listed["KeyCount"] == 1
+
+
+class TestRenderConfig:
+    def test_proxy_config_writes_only_to_its_directory(self, tmp_path: Path) -> None:
+        conf = render_config(tmp_path / "rendered", 8080, 8443).read_text()
+        assert "listen 8443;" in conf and "proxy_pass http://127.0.0.1:8080;" in conf
+        paths = [line.split()[1].rstrip(";") for line in conf.splitlines()
+                 if line.strip().startswith(("pid ", "client_body_temp_path", "proxy_temp_path"))]
+        assert len(paths) == 3 and all(p.startswith(str(tmp_path / "rendered")) for p in paths)
+
+    def test_mode_reads_its_environment(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("RENDER_DIR", str(tmp_path))
+        monkeypatch.setenv("PROXY_PORT", "9443")
+        monkeypatch.setenv("PORT", "9080")
+        assert main(["render-config"]) == 0
+        assert "listen 9443;" in (tmp_path / "nginx.conf").read_text()
 
 
 class TestDockerfile:

@@ -1,20 +1,18 @@
-"""Helpers shared by the policies: config with defaults, JSON documents, the resource graph of a stack.
+"""Helpers shared by the policies: config with defaults, plain values, JSON documents, containers.
 
 Resource policies read their inputs through the SDK's unknown-checking proxy, so a check on a value
 that is unknown at preview becomes the SDK's advisory "can't run policy during preview" message.
-Stack policies follow the resource graph instead: property dependencies and parents when ids are
-unknown (the first preview of a new stack), ids when known, so both give the same verdict.
+Stack policies read plain values (`plain`), where an unknown value is `UNKNOWN`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
+from pulumi_policy.proxy import _is_unknown
 
 #: Stands for a value that is unknown at preview, once a resource's properties are made plain.
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "<unknown>"})()
@@ -57,7 +55,7 @@ def config(args: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_json(value: Any) -> Any:
-    """A JSON document given as a string (or already as data); UNKNOWN stays UNKNOWN."""
+    """A JSON document given as a string (or already as data); UNKNOWN stays UNKNOWN, bad JSON is None."""
     value = plain(value)
     if isinstance(value, str):
         try:
@@ -75,14 +73,25 @@ def container_definitions(props: Any) -> list[dict[str, Any]]:
     return [c for c in parsed if isinstance(c, dict)] if isinstance(parsed, list) else []
 
 
-def allow_statements(document: Any) -> list[dict[str, Any]]:
-    """The Allow statements of an IAM policy document (Deny statements never grant anything)."""
+def containers(props: dict[str, Any]) -> Any:
+    """The containers of a task definition from plain properties: a list, or UNKNOWN."""
+    parsed = load_json(props.get("containerDefinitions"))
+    if parsed is UNKNOWN:
+        return UNKNOWN
+    return [c for c in parsed if isinstance(c, dict)] if isinstance(parsed, list) else []
+
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of an IAM-style policy document."""
     if not isinstance(document, dict):
         return []
-    statements = document.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    return [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"]
+    found = document.get("Statement", [])
+    return [s for s in as_list(found) if isinstance(s, dict)]
+
+
+def allow_statements(document: Any) -> list[dict[str, Any]]:
+    """The Allow statements of an IAM policy document (Deny statements never grant anything)."""
+    return [s for s in statements(document) if s.get("Effect") == "Allow"]
 
 
 def as_list(value: Any) -> list[Any]:
@@ -90,84 +99,6 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def setting_hint(name: str) -> str:
-    """Which setting of this project made a resource, from its Pulumi name ('' for other programs)."""
-    for prefix, setting in (("service-", "services"), ("job-", "jobs"), ("worker-", "workers")):
-        if name.startswith(prefix):
-            workload = name[len(prefix):].split("-")[0]
-            return f" (private-fargate setting: the {setting} entry `{workload}`)"
-    for prefix, setting in (("network-", "network"), ("registry-", "repository"), ("output-", "outputBucket"),
-                            ("cluster-", "logs"), ("access-logs-", "services[].loadBalancer.accessLogs")):
-        if name.startswith(prefix):
-            return f" (private-fargate setting: {setting})"
-    return ""
-
-
-def cannot_verify(what: list[str]) -> UnknownValueError:
-    """An advisory 'cannot verify' for what lives outside the stack (the SDK reports it as advisory)."""
-    err = UnknownValueError("04da6b54-80e4-46f7-96ec-b56ff0331ba9", [])
-    err.message = "cannot verify " + "; ".join(sorted(set(what)))
-    return err
-
-
-@dataclass
-class Node:
-    """One resource of the stack, with plain properties and its graph edges."""
-
-    resource: PolicyResource
-    type: str
-    urn: str
-    name: str
-    props: dict[str, Any]
-    deps: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str | None:
-        """The resource's id when the engine knows it."""
-        value = self.props.get("id")
-        return value if isinstance(value, str) and value else None
-
-
-class Graph:
-    """The stack's resources, indexed by type, URN and id."""
-
-    def __init__(self, resources: Iterable[PolicyResource]):
-        self.nodes: list[Node] = []
-        for res in resources:
-            deps = {k: [d.urn for d in v] for k, v in (res.property_dependencies or {}).items()}
-            self.nodes.append(Node(res, res.resource_type, res.urn, res.name, plain(res.props), deps))
-        self.by_urn = {n.urn: n for n in self.nodes}
-        self.by_id = {n.id: n for n in self.nodes if n.id}
-
-    def of_type(self, *types: str) -> list[Node]:
-        """Resources of any of these type tokens."""
-        return [n for n in self.nodes if n.type in types]
-
-    def refs(self, node: Node, prop: str, types: tuple[str, ...], value: Any = None,
-             id_prefix: str = "") -> tuple[list[Node], list[str], bool]:
-        """What `node.prop` points at among `types`: (stack resources, ids outside the stack, anything unknown).
-
-        A reference counts when the property depends on the resource (ids unknown) or holds its id.
-        `value` narrows the part of the property that holds the ids (default: all of it); strings
-        there that start with `id_prefix` and match no resource of the stack are outside ids.
-        """
-        found: dict[str, Node] = {}
-        for urn in node.deps.get(prop, []):
-            target = self.by_urn.get(urn)
-            if target is not None and target.type in types:
-                found[urn] = target
-        value = node.props.get(prop) if value is None else value
-        outside: list[str] = []
-        for text in strings_in(value):
-            target = self.by_id.get(text)
-            if target is not None:
-                if target.type in types:
-                    found[target.urn] = target
-            elif text.startswith(id_prefix):
-                outside.append(text)
-        return list(found.values()), outside, contains_unknown(value)
 
 
 def strings_in(value: Any) -> list[str]:
@@ -181,8 +112,21 @@ def strings_in(value: Any) -> list[str]:
     return []
 
 
-def depends_on(graph: Graph, node: Node, prop: str, target: Node) -> bool:
-    """True when `node.prop` refers to `target`, by dependency or by id."""
-    if target.urn in node.deps.get(prop, []):
-        return True
-    return target.id is not None and target.id in strings_in(node.props.get(prop))
+def ci_get(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...` with keys matched case-insensitively (API JSON comes in either case)."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == key.lower()), None)
+    return value
+
+
+def wildcard_match(pattern: str, text: str) -> bool:
+    """IAM-style matching: `*` any run of characters, `?` one character, case-insensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
+
+
+def is_true(value: Any) -> bool:
+    """True for a JSON/boolean true given as a bool or a string ("true", "True")."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")

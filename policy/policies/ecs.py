@@ -1,4 +1,5 @@
-"""ECS policies: how containers are defined, how clusters and services run them."""
+"""ECS policies: how every container of a task is defined (sidecars and init containers included), how
+clusters and services run them."""
 
 from __future__ import annotations
 
@@ -6,34 +7,85 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
-from ._util import UNKNOWN, Graph, config, container_definitions, plain, setting_hint
+from ._util import UNKNOWN, config, container_definitions, plain
+from .framework import Findings, hint, hint_args, resource_policy, stack_policy, unknown_at_preview
+from .graph import Graph
+from .topology import launch_from_args
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
 CLUSTER = "aws:ecs/cluster:Cluster"
 
-_SECRET_NAME = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL", re.I)
 _SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}"
                            r"|xox[abprs]-[A-Za-z0-9-]{10,}|://[^/\s:@]+:[^/\s@]+@")
-#: Names that hold where a secret is, not the secret (DB_SECRET_ARN, TOKEN_URL, ...).
-_REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_PATH", "_FILE", "_URL", "_URI", "_REF")
+#: Words that make a variable a secret wherever they stand (DB_PASSWORD, SECRET_KEY_BASE, GITHUB_TOKEN).
+_SECRET_WORDS = frozenset({"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL", "CREDENTIALS",
+                           "APIKEY", "PRIVATEKEY", "SECRETKEY", "ACCESSKEY", "AUTHKEY", "CLIENTSECRET"})
+#: Secret only as the last word after another one: MYSQL_PWD, DB_PASS (PWD alone is the shell's directory).
+_LAST_ONLY = frozenset({"PWD", "PASS"})
+#: What makes a trailing KEY a secret: API_KEY, PRIVATE_KEY, AWS_SECRET_ACCESS_KEY (not CACHE_KEY, KMS_KEY).
+_KEY_QUALIFIERS = frozenset({"API", "PRIVATE", "SECRET", "ACCESS", "AUTH", "ENCRYPTION", "SIGNING", "MASTER",
+                             "LICENSE", "SSH", "HMAC", "SESSION"})
+#: A last word that says the variable describes a secret rather than holds it (TOKEN_TTL_SECONDS,
+#: PASSWORD_MIN_LENGTH, OAUTH_TOKEN_ENDPOINT, DB_SECRET_ARN, DB_PASSWORD_FILE).
+_DESCRIPTORS = frozenset({
+    "TTL", "SECONDS", "SECS", "MINUTES", "HOURS", "DAYS", "LENGTH", "LEN", "MIN", "MAX", "ENDPOINT", "URL", "URI",
+    "HOST", "PORT", "ARN", "NAME", "ID", "IDS", "PATH", "FILE", "DIR", "REF", "TYPE", "HEADER", "ENABLED",
+    "EXPIRY", "EXPIRES", "TIMEOUT", "REGION", "VERSION", "POLICY", "FORMAT", "SIZE", "COUNT", "PARAM", "PARAMETER",
+    "LOCATION", "PREFIX", "SUFFIX", "AUDIENCE", "ISSUER", "SCOPE", "SCOPES", "ALGORITHM", "ROTATION", "LIFETIME",
+    "DURATION", "MODE", "KIND", "FIELD", "LEVEL"})
+#: Names AWS Config's ecs-no-environment-secrets checks by default.
+_EXPLICIT = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA"})
 _PRIVATE_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+
+
+def secret_name(name: str) -> bool:
+    """True when an environment variable's name says it holds a secret."""
+    upper = name.upper()
+    if upper in _EXPLICIT:
+        return True
+    words = [w for w in re.split(r"[^A-Z0-9]+", upper) if w]
+    if not words or words[-1] in _DESCRIPTORS:
+        return False
+    last = words[-1]
+    if last in _LAST_ONLY:
+        return len(words) > 1
+    if last == "KEY":
+        return len(words) > 1 and words[-2] in _KEY_QUALIFIERS
+    pairs = {a + b for a, b in zip(words, words[1:], strict=False)}
+    return bool(_SECRET_WORDS & (set(words) | pairs)) or last.endswith(("PASSWORD", "PASSWD", "SECRET", "TOKEN"))
+
+
+def _reference(value: str) -> bool:
+    """A value that points at a secret instead of holding it: an ARN, a file path, an SSM path."""
+    return value.startswith(("arn:", "/", "./", "file:", "ssm:", "secretsmanager:"))
+
+
+def env_problem(environment: Any) -> str | None:
+    """What is wrong with a plain `environment` list ([{name, value}]), if anything."""
+    named, valued = [], []
+    for item in environment or []:
+        if not isinstance(item, dict):
+            continue
+        name, value = str(item.get("name", "")), str(item.get("value", ""))
+        if secret_name(name) and not _reference(value):
+            named.append(name)
+        elif _SECRET_VALUE.search(value):
+            valued.append(name)
+    if not named and not valued:
+        return None
+    what = ", ".join(named) + (" and " if named and valued else "") + \
+        (f"credential-looking values in {', '.join(valued)}" if valued else "")
+    return (f"{what} in its plain environment, which anyone who can describe the task reads: move "
+            f"{'it' if len(named) + len(valued) == 1 else 'them'} to secrets (Secrets Manager or SSM ARNs)")
 
 
 def container_policy(name: str, description: str, level: EnforcementLevel,
                      check: Callable[[dict[str, Any], ResourceValidationArgs], str | None],
-                     config_schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
-    """A resource policy that checks every container of every task definition."""
+                     properties: dict[str, dict[str, Any]] | None = None) -> Any:
+    """A resource policy that checks every container of every task definition (sidecars, init containers)."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type != TASK_DEFINITION:
@@ -41,11 +93,9 @@ def container_policy(name: str, description: str, level: EnforcementLevel,
         for container in container_definitions(args.props):
             problem = check(container, args)
             if problem:
-                label = container.get("name", "?")
-                report_violation(f"{args.name}: container {label!r} {problem}{setting_hint(args.name)}.")
+                report_violation(f"{args.name}: container {container.get('name', '?')!r} {problem}{hint_args(args)}.")
 
-    return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate,
-                                    config_schema=config_schema)
+    return resource_policy(name, description, level, validate, properties)
 
 
 def _logging(container: dict[str, Any], args: ResourceValidationArgs) -> str | None:
@@ -61,9 +111,8 @@ def _logging(container: dict[str, Any], args: ResourceValidationArgs) -> str | N
 ecs_container_logging = container_policy(
     "ecs-container-logging", "Every container has a logConfiguration with an allowed driver.",
     EnforcementLevel.MANDATORY, _logging,
-    PolicyConfigSchema(properties={"allowedDrivers": {
-        "type": "array", "items": {"type": "string"}, "default": ["awslogs", "awsfirelens"],
-        "description": "Log drivers containers may use."}}))
+    {"allowedDrivers": {"type": "array", "items": {"type": "string"}, "default": ["awslogs", "awsfirelens"],
+                        "description": "Log drivers containers may use."}})
 
 ecs_no_privileged = container_policy(
     "ecs-no-privileged", "No container runs privileged.", EnforcementLevel.MANDATORY,
@@ -71,20 +120,31 @@ ecs_no_privileged = container_policy(
     else None)
 
 
-def _secrets_in_env(container: dict[str, Any], _: ResourceValidationArgs) -> str | None:
-    for item in container.get("environment") or []:
-        name, value = str(item.get("name", "")), str(item.get("value", ""))
-        if _SECRET_NAME.search(name) and not name.upper().endswith(_REFERENCE_SUFFIXES):
-            return (f"has {name} in its plain environment, which anyone who can describe the task definition "
-                    "reads: move it to secrets (a Secrets Manager or SSM ARN)")
-        if _SECRET_VALUE.search(value):
-            return f"has a credential-looking value in environment variable {name}: move it to secrets"
-    return None
+def _secrets_in_env(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == TASK_DEFINITION:
+        for container in container_definitions(args.props):
+            problem = env_problem(container.get("environment"))
+            if problem:
+                report_violation(f"{args.name}: container {container.get('name', '?')!r} has {problem}"
+                                 f"{hint_args(args)}.")
+        return
+    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    if launch is None:
+        return
+    overrides = launch.overrides
+    if overrides is UNKNOWN:
+        raise unknown_at_preview("ecs-no-secrets-in-environment", [f"the container overrides of {args.name}"])
+    for override in overrides:
+        problem = env_problem(override.get("environment"))
+        if problem:
+            report_violation(f"{args.name}: the override of container {override.get('name', '?')!r} puts "
+                             f"{problem}{hint_args(args)}.")
 
 
-ecs_no_secrets_in_environment = container_policy(
-    "ecs-no-secrets-in-environment", "No credential-looking names or values in plain container environment.",
-    EnforcementLevel.MANDATORY, _secrets_in_env)
+ecs_no_secrets_in_environment = resource_policy(
+    "ecs-no-secrets-in-environment",
+    "No credential-looking names or values in plain container environment, nor in the container overrides of "
+    "schedules, EventBridge targets and Pipes.", EnforcementLevel.MANDATORY, _secrets_in_env)
 
 ecs_readonly_root_filesystem = container_policy(
     "ecs-readonly-root-filesystem", "Containers have a read-only root filesystem.", EnforcementLevel.ADVISORY,
@@ -124,27 +184,23 @@ def _private_ecr(container: dict[str, Any], args: ResourceValidationArgs) -> str
 images_from_private_ecr = container_policy(
     "images-from-private-ecr", "Images come from this account's private ECR (or allowedRegistries).",
     EnforcementLevel.ADVISORY, _private_ecr,
-    PolicyConfigSchema(properties={"allowedRegistries": {
-        "type": "array", "items": {"type": "string"}, "default": [],
-        "description": "Registry hosts (and path prefixes) images may come from; default: this account's ECR."}}))
+    {"allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": [],
+                           "description": "Registry hosts (and path prefixes) images may come from; default: this "
+                                          "account's ECR."}})
 
 
 def _platform_latest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == SERVICE:
-        version = args.props.get("platformVersion")
-    elif args.resource_type == "aws:scheduler/schedule:Schedule":
-        version = ((args.props.get("target") or {}).get("ecsParameters") or {}).get("platformVersion")
-    elif args.resource_type == "aws:cloudwatch/eventTarget:EventTarget":
-        version = (args.props.get("ecsTarget") or {}).get("platformVersion")
-    else:
+    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    if launch is None:
         return
-    if version not in (None, "LATEST"):
+    version = launch.platform_version
+    if version not in (None, "LATEST", UNKNOWN):
         report_violation(f"{args.name} pins Fargate platform {version}; use LATEST for current security patches.")
 
 
-ecs_fargate_platform_latest = ResourceValidationPolicy(
-    name="ecs-fargate-platform-latest", description="Fargate tasks run on platform version LATEST.",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_platform_latest)
+ecs_fargate_platform_latest = resource_policy(
+    "ecs-fargate-platform-latest", "Fargate tasks run on platform version LATEST.", EnforcementLevel.ADVISORY,
+    _platform_latest)
 
 
 def _insights(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -156,9 +212,9 @@ def _insights(args: ResourceValidationArgs, report_violation: ReportViolation) -
                          "setting containerInsights=enabled.")
 
 
-ecs_cluster_container_insights = ResourceValidationPolicy(
-    name="ecs-cluster-container-insights", description="ECS clusters have Container Insights on.",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_insights)
+ecs_cluster_container_insights = resource_policy(
+    "ecs-cluster-container-insights", "ECS clusters have Container Insights on.", EnforcementLevel.ADVISORY,
+    _insights)
 
 
 def _circuit_breaker(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -170,27 +226,25 @@ def _circuit_breaker(args: ResourceValidationArgs, report_violation: ReportViola
                          "failing tasks forever. Set deploymentCircuitBreaker {enable: true, rollback: true}.")
 
 
-ecs_service_circuit_breaker = ResourceValidationPolicy(
-    name="ecs-service-circuit-breaker", description="ECS services roll back failed deployments by themselves.",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_circuit_breaker)
+ecs_service_circuit_breaker = resource_policy(
+    "ecs-service-circuit-breaker", "ECS services roll back failed deployments by themselves.",
+    EnforcementLevel.ADVISORY, _circuit_breaker)
 
 
-def _roles_differ(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    graph = Graph(args.resources)
+def _roles_differ(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for td in graph.of_type(TASK_DEFINITION):
         execution, task = td.props.get("executionRoleArn"), td.props.get("taskRoleArn")
         same_dep = set(td.deps.get("executionRoleArn", [])) & set(td.deps.get("taskRoleArn", []))
-        same_value = isinstance(execution, str) and execution == task and execution is not UNKNOWN
+        same_value = isinstance(execution, str) and execution == task
         if same_dep or same_value:
-            report_violation(f"{td.name} uses one role as execution role and task role: the code in the container "
-                             "gets what ECS needs to start it (image pulls, secrets). Give it its own task role.",
-                             td.urn)
+            found.violation(f"{td.name} uses one role as execution role and task role: the code in the container "
+                            "gets what ECS needs to start it (image pulls, secrets). Give it its own task role"
+                            f"{hint(td)}.", td.urn)
 
 
-ecs_execution_role_differs_from_task_role = StackValidationPolicy(
-    name="ecs-execution-role-differs-from-task-role",
-    description="A task definition's execution role and task role are different roles.",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_roles_differ)
+ecs_execution_role_differs_from_task_role = stack_policy(
+    "ecs-execution-role-differs-from-task-role", "A task definition's execution role and task role are different "
+    "roles.", EnforcementLevel.ADVISORY, _roles_differ)
 
 POLICIES = [ecs_container_logging, ecs_no_privileged, ecs_no_secrets_in_environment, ecs_readonly_root_filesystem,
             ecs_non_root_user, images_from_private_ecr, ecs_fargate_platform_latest, ecs_cluster_container_insights,

@@ -1,90 +1,112 @@
-"""IAM policy: no wildcard actions in the policies roles get."""
+"""IAM policies: no broad actions and no role passed to anyone, in inline, customer managed and attached
+AWS managed policies (judged by their documents, from the pack's dated snapshot)."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
-from ._util import allow_statements, as_list, config, plain, setting_hint
+from ._util import allow_statements, as_list, config, load_json, plain, wildcard_match
+from .documents import broad_action, passes_any_role
+from .framework import hint_args, resource_policy
+from .managed import grant, managed_name, taken
 
-ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment",
-               "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-               "aws:iam/groupPolicyAttachment:GroupPolicyAttachment")
+#: Attachments, by the property holding the policy ARN(s).
+ATTACHMENTS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/role:Role": "managedPolicyArns",
+}
 DOCUMENT_PROPS = {"aws:iam/rolePolicy:RolePolicy": "policy", "aws:iam/policy:Policy": "policy",
                   "aws:iam/userPolicy:UserPolicy": "policy", "aws:iam/groupPolicy:GroupPolicy": "policy"}
 
 
-def _documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
+def documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
     """(label, parsed document) of every policy document on the resource (read through the proxy)."""
     if args.resource_type in DOCUMENT_PROPS:
         raw = args.props.get(DOCUMENT_PROPS[args.resource_type])
-        return [("policy", _parse(raw))] if raw is not None else []
+        return [("policy", load_json(raw))] if raw is not None else []
     if args.resource_type == "aws:iam/role:Role":
-        return [(f"inline policy {p.get('name', '?')!r}", _parse(p.get("policy")))
+        return [(f"inline policy {p.get('name', '?')!r}", load_json(p.get("policy")))
                 for p in args.props.get("inlinePolicies") or [] if p.get("policy")]
     return []
 
 
-def _parse(raw: object) -> object:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
-    return plain(raw)
+def attached_arns(resource_type: str, props: Any) -> list[Any]:
+    """The policy ARNs a resource attaches (read through the proxy when given proxied props)."""
+    prop = ATTACHMENTS.get(resource_type)
+    return list(as_list(plain(props.get(prop)))) if prop else []
 
 
-def broad_managed_policy(arn: object) -> str | None:
-    """The name of an AWS managed policy that grants whole services (AdministratorAccess, *FullAccess...)."""
-    if not isinstance(arn, str) or ":iam::aws:policy/" not in arn:
-        return None
-    name = arn.rsplit("/", 1)[-1]
-    return name if name in ("AdministratorAccess", "PowerUserAccess") or name.endswith("FullAccess") else None
-
-
-def _attached(args: ResourceValidationArgs) -> list[str]:
-    if args.resource_type in ATTACHMENTS:
-        return [args.props.get("policyArn")]
-    if args.resource_type == "aws:iam/role:Role":
-        return list(args.props.get("managedPolicyArns") or [])
-    return []
+def _allowed(action: str, allowed: set[str]) -> bool:
+    return action in allowed or any(wildcard_match(a, action) for a in allowed if "*" not in action)
 
 
 def _wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     allowed = set(config(args, {"allowedActions": []})["allowedActions"])
-    for arn in _attached(args):
-        name = broad_managed_policy(arn)
-        if name and name not in allowed:
-            report_violation(f"{args.name} attaches the AWS managed policy {name}, which allows whole services "
-                             "('*' actions); attach a policy with the actions the workload uses"
-                             f"{setting_hint(args.name)}.")
-    for label, document in _documents(args):
+    for arn in attached_arns(args.resource_type, args.props):
+        name = managed_name(arn)
+        found = grant(name) if name else None
+        if found is None or name in allowed:
+            continue
+        broad = [a for a in found.broad if a not in allowed]
+        if broad or found.not_action:
+            shown = ", ".join(broad[:4]) + (f" and {len(broad) - 4} more" if len(broad) > 4 else "")
+            what = f"allows {shown}" if broad else "allows NotAction (every other action)"
+            report_violation(f"{args.name} attaches the AWS managed policy {name}, whose {found.version} "
+                             f"(snapshot of {taken()}) {what}: whole services or write actions by wildcard. Attach a "
+                             f"policy with the actions the workload uses (or list {name} in allowedActions)"
+                             f"{hint_args(args)}.")
+    for label, document in documents(args):
         for st in allow_statements(document):
             if "NotAction" in st:
                 report_violation(f"{args.name}: {label} allows NotAction {st['NotAction']}, which grants every other "
-                                 f"action; list the actions instead{setting_hint(args.name)}.")
+                                 f"action; list the actions instead{hint_args(args)}.")
             for action in as_list(st.get("Action")):
-                if not isinstance(action, str) or action in allowed:
+                if not broad_action(action) or _allowed(action, allowed):
                     continue
-                if action == "*" or action.endswith(":*"):
-                    report_violation(f"{args.name}: {label} allows {action!r}, every action of "
-                                     f"{'AWS' if action == '*' else action.split(':')[0]}; grant the actions the "
-                                     f"workload uses (or list it in allowedActions){setting_hint(args.name)}.")
+                service = "AWS" if ":" not in action else action.split(":")[0]
+                what = f"every action of {service}" if action in ("*", f"{service}:*") else \
+                    "actions by wildcard, write or permission actions among them"
+                report_violation(f"{args.name}: {label} allows {action!r}, {what}; grant the actions the workload "
+                                 f"uses (or list it in allowedActions){hint_args(args)}.")
 
 
-iam_no_wildcard_actions = ResourceValidationPolicy(
-    name="iam-no-wildcard-actions",
-    description="No '*' or 'service:*' actions in role, inline and attached policies (nor broad AWS managed ones).",
-    enforcement_level=EnforcementLevel.MANDATORY, validate=_wildcards,
-    config_schema=PolicyConfigSchema(properties={"allowedActions": {
-        "type": "array", "items": {"type": "string"}, "default": [],
-        "description": "Wildcard actions that are accepted anyway (e.g. 'logs:*' for a logging role)."}}))
+iam_no_wildcard_actions = resource_policy(
+    "iam-no-wildcard-actions",
+    "No '*', 'service:*' or write wildcards ('s3:Put*', 'iam:Pass*', '*Role*') in inline, customer managed or "
+    "attached AWS managed policies, nor NotAction.",
+    EnforcementLevel.MANDATORY, _wildcards,
+    {"allowedActions": {"type": "array", "items": {"type": "string"}, "default": [],
+                        "description": "Wildcard actions (e.g. 'logs:*') and AWS managed policy names accepted "
+                                       "anyway."}})
 
-POLICIES = [iam_no_wildcard_actions]
+
+def _pass_role(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for arn in attached_arns(args.resource_type, args.props):
+        name = managed_name(arn)
+        found = grant(name) if name else None
+        if found is not None and found.pass_role_on_all:
+            report_violation(f"{args.name} attaches the AWS managed policy {name}, whose {found.version} (snapshot "
+                             f"of {taken()}) allows iam:PassRole on every role: whoever holds it can hand any role "
+                             f"to a service and act as it. Attach a policy passing only the roles needed"
+                             f"{hint_args(args)}.")
+    for label, document in documents(args):
+        for st in allow_statements(document):
+            if passes_any_role(st):
+                report_violation(f"{args.name}: {label} allows iam:PassRole on {st.get('Resource')!r}: whoever "
+                                 "holds it can hand any role to a service and act as it. Name the roles (the task "
+                                 f"and execution roles){hint_args(args)}.")
+
+
+iam_pass_role_scoped = resource_policy(
+    "iam-pass-role-scoped", "iam:PassRole is granted on named roles, never on every role.",
+    EnforcementLevel.MANDATORY, _pass_role)
+
+POLICIES = [iam_no_wildcard_actions, iam_pass_role_scoped]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel
 
-from ._util import UNKNOWN, Graph, allow_statements, as_list, cannot_verify, load_json
+from ._util import UNKNOWN, allow_statements, as_list, load_json
+from .framework import Findings, stack_policy
+from .graph import Graph
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 KEY = ("aws:kms/key:Key",)
@@ -38,28 +40,24 @@ def _grants_logs(statement: dict[str, Any]) -> bool:
     return CONTEXT_KEY in keys and all(covered(a) for a in NEEDED)
 
 
-def _key_policy(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    graph = Graph(args.resources)
-    unknown: list[str] = []
+def _key_policy(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for group in graph.of_type(LOG_GROUP):
         keys, _, _ = graph.refs(group, "kmsKeyId", KEY)
         for key in keys:
             document = load_json(key.props.get("policy"))
             if document is UNKNOWN:
-                unknown.append(f"the policy of key {key.name} (unknown at preview)")
+                found.unknown.append(f"the policy of key {key.name}")
             elif not any(_grants_logs(s) for s in allow_statements(document)):
-                report_violation(
+                found.violation(
                     f"log group {group.name} is encrypted with key {key.name}, whose policy does not let CloudWatch "
                     "Logs use it: add an Allow for the service principal logs.<region>.amazonaws.com with "
                     "kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe* and the "
                     "condition ArnLike kms:EncryptionContext:aws:logs:arn on your log groups' ARNs.", group.urn)
-    if unknown:
-        raise cannot_verify(unknown)
 
 
-log_group_kms_key_policy = StackValidationPolicy(
-    name="log-group-kms-key-policy",
-    description="A KMS key of the stack that encrypts a log group lets CloudWatch Logs use it, scoped to log groups.",
-    enforcement_level=EnforcementLevel.MANDATORY, validate=_key_policy)
+log_group_kms_key_policy = stack_policy(
+    "log-group-kms-key-policy",
+    "A KMS key of the stack that encrypts a log group lets CloudWatch Logs use it, scoped to log groups.",
+    EnforcementLevel.MANDATORY, _key_policy)
 
 POLICIES = [log_group_kms_key_policy]

@@ -1,19 +1,21 @@
 """Step Functions policies: state machines log their executions; and what their ECS tasks look like.
 
 `run_task_launches` reads the `ecs:runTask` states of a state machine definition (also inside
-Parallel branches and Map iterators), so the network policies judge a state machine's tasks like a
-service's or a schedule's: subnets, public IP, task definition and the endpoints it needs.
+Parallel branches and Map iterators), so the network policies (policy/policies/topology.py) judge a
+state machine's tasks like a service's or a schedule's: subnets, public IP, task definition and the
+endpoints it needs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
-from ._util import UNKNOWN, load_json, plain, setting_hint
+from ._util import UNKNOWN, load_json, plain
+from .framework import hint_args, resource_policy
 
-STATE_MACHINE = ("aws:sfn/stateMachine:StateMachine",)
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LOG_LEVELS = ("ALL", "ERROR", "FATAL")
 
 
@@ -41,15 +43,14 @@ def run_task_launches(definition: Any) -> list[dict[str, Any]] | Any:
             if s.get("Type") == "Task" and ":states:::ecs:runTask" in str(s.get("Resource", ""))]
 
 
-def network_of(parameters: dict[str, Any]) -> dict[str, Any]:
-    """A RunTask request's awsvpc configuration in the provider's camelCase, as services and schedules have it."""
-    net = (parameters.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
-    return {"subnets": net.get("Subnets") or [], "securityGroups": net.get("SecurityGroups") or [],
-            "assignPublicIp": str(net.get("AssignPublicIp", "DISABLED")).upper() == "ENABLED"}
+def log_destination_group(props: dict[str, Any]) -> str | None:
+    """The log group a state machine logs its executions to (`arn:...:log-group:<name>:*`), if any."""
+    destination = (props.get("loggingConfiguration") or {}).get("logDestination")
+    return destination.split(":log-group:", 1)[-1].removesuffix(":*") if isinstance(destination, str) else None
 
 
 def _logging(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in STATE_MACHINE:
+    if args.resource_type != STATE_MACHINE:
         return
     config = plain(args.props).get("loggingConfiguration") or {}
     if config is UNKNOWN:
@@ -57,12 +58,11 @@ def _logging(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if config.get("level") not in LOG_LEVELS or not config.get("logDestination"):
         report_violation(f"{args.name} does not log its executions (loggingConfiguration level {config.get('level')!r}"
                          f"): a failed run leaves only the 90-day execution history. Set a log group and level ALL, "
-                         f"ERROR or FATAL{setting_hint(args.name)}.")
+                         f"ERROR or FATAL{hint_args(args)}.")
 
 
-sfn_logging = ResourceValidationPolicy(
-    name="sfn-logging",
-    description="State machines log their executions to CloudWatch Logs (level ALL, ERROR or FATAL).",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_logging)
+sfn_logging = resource_policy(
+    "sfn-logging", "State machines log their executions to CloudWatch Logs (level ALL, ERROR or FATAL).",
+    EnforcementLevel.ADVISORY, _logging)
 
 POLICIES = [sfn_logging]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
 from ._util import config
+from .framework import resource_policy
 
 #: Types that take tags but whose programs often forget them (a resource with a `tags` input is checked too).
 TAGGABLE = frozenset({
@@ -34,11 +29,9 @@ def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolati
         report_violation(f"{args.name} lacks tag(s) {', '.join(missing)}: cost reports and owners cannot find it.")
 
 
-required_tags = ResourceValidationPolicy(
-    name="required-tags", description="Taggable resources carry the required tags.",
-    enforcement_level=EnforcementLevel.ADVISORY, validate=_required_tags,
-    config_schema=PolicyConfigSchema(properties={"requiredTags": {
-        "type": "array", "items": {"type": "string"}, "default": ["project", "stack"],
-        "description": "Tag keys every taggable resource must have."}}))
+required_tags = resource_policy(
+    "required-tags", "Taggable resources carry the required tags.", EnforcementLevel.ADVISORY, _required_tags,
+    {"requiredTags": {"type": "array", "items": {"type": "string"}, "default": ["project", "stack"],
+                      "description": "Tag keys every taggable resource must have."}})
 
 POLICIES = [required_tags]

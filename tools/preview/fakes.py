@@ -91,6 +91,15 @@ class Cloud:
         """An adopted VPC has no endpoints offline (AWS's own answer when there is none)."""
         return {}, [("", "no matching VPC Endpoint found")]
 
+    def _subnet(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An adopted subnet: its zone follows from its id (two ids may share a zone, as in AWS)."""
+        sid = str(args.get("id") or "subnet-0")
+        letters = _ZONE_LETTERS.get(self.region, "abc")
+        zone = f"{self.region}{letters[int(hashlib.sha1(sid.encode()).hexdigest(), 16) % len(letters)]}"
+        return {"id": sid, "availabilityZone": zone, "availabilityZoneId": zone, "vpcId": args.get("vpcId", ""),
+                "cidrBlock": "10.0.0.0/24", "mapPublicIpOnLaunch": False, "state": "available", "tags": {},
+                "arn": f"arn:{self.partition}:ec2:{self.region}:{self.account}:subnet/{sid}"}
+
     def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
         digest = hashlib.sha1(f"elb/{args.get('region') or self.region}".encode()).hexdigest()
         account = str(int(digest[:10], 16))[:12].rjust(12, "0")
@@ -135,6 +144,9 @@ class Cloud:
             "Cluster": f"arn:{p}:ecs:{r}:{a}:cluster/{physical}",
             "Repository": f"arn:{p}:ecr:{r}:{a}:repository/{physical}",
             "Schedule": f"arn:{p}:scheduler:{r}:{a}:schedule/default/{physical}",
+            "FileSystem": f"arn:{p}:elasticfilesystem:{r}:{a}:file-system/{rid}",
+            "AccessPoint": f"arn:{p}:elasticfilesystem:{r}:{a}:access-point/{rid}",
+            "Parameter": f"arn:{p}:ssm:{r}:{a}:parameter/{physical.lstrip('/')}",
             "StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{physical}",
             "MetricAlarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{physical}",
         }
@@ -194,8 +206,19 @@ def _queue(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> 
 
 
 def _service(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    if "namespaceId" in inputs:  # a Cloud Map service (servicediscovery:Service), not an ECS one
+        sid = f"srv-{digest[:16]}"
+        arn = f"arn:{cloud.partition}:servicediscovery:{cloud.region}:{cloud.account}:service/{sid}"
+        return {"id": sid, "arn": arn}
     cluster = str(inputs.get("cluster", "cluster")).rsplit("/", 1)[-1]
     return {"id": f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:service/{cluster}/{physical}"}
+
+
+def _image_step(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    # What a warm or mirror step reports after `pulumi up`: the digest it found (the reference's own if pinned).
+    reference = str(inputs.get("reference")).encode()
+    found = inputs.get("referenceDigest") or "sha256:" + hashlib.sha256(reference).hexdigest()
+    return {"id": f"{inputs.get('repository')}@{found}", "digest": found, "pinned": [found]}
 
 
 _ID_PREFIXES = {
@@ -203,12 +226,14 @@ _ID_PREFIXES = {
     "Eip": "eipalloc", "SecurityGroup": "sg", "VpcEndpoint": "vpce", "FlowLog": "fl",
     "SecurityGroupRule": "sgrule", "SecurityGroupIngressRule": "sgr", "SecurityGroupEgressRule": "sgr",
     "RouteTableAssociation": "rtbassoc", "DefaultSecurityGroup": "sg", "NetworkAcl": "acl",
-    "VpcEndpointRouteTableAssociation": "a", "Route": "r",
+    "VpcEndpointRouteTableAssociation": "a", "Route": "r", "FileSystem": "fs", "AccessPoint": "fsap",
+    "MountTarget": "fsmt", "PrivateDnsNamespace": "ns",
 }
 _EXTRAS = {
     "Vpc": _vpc, "VpcEndpoint": _vpc_endpoint, "Repository": _repository, "Bucket": _bucket,
     "BucketV2": _bucket, "LoadBalancer": _load_balancer, "TaskDefinition": _task_definition,
-    "Queue": _queue, "Service": _service, "TargetGroup": _target_group,
+    "Queue": _queue, "Service": _service, "CacheWarm": _image_step, "ImageMirror": _image_step,
+    "TargetGroup": _target_group,
 }
 _INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": Cloud._azs,
@@ -220,4 +245,5 @@ _INVOKES = {
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": Cloud._prefix_list,
     "aws:ec2/getVpcEndpointService:getVpcEndpointService": Cloud._endpoint_service,
     "aws:ec2/getVpcEndpoint:getVpcEndpoint": Cloud._vpc_endpoint,
+    "aws:ec2/getSubnet:getSubnet": Cloud._subnet,
 }

@@ -88,3 +88,7 @@ def _render_cost(cost: dict[str, Any], out: TextIO) -> None:
         out.write(f"\n    with {comparison['natGateways']} NAT gateway(s) instead of the interface endpoints, at "
                   f"{comparison['dataGbPerMonth']:g} GB/month: ${comparison['natMonthly']:.2f} vs "
                   f"${comparison['endpointsMonthly']:.2f}; {comparison['note']}\n")
+        if "natTotal" in comparison:
+            nat, endpoints, rest = comparison["natTotal"], comparison["endpointsTotal"], comparison["restMonthly"]
+            out.write(f"    the whole stack: ${nat:.2f} with NAT vs ${endpoints:.2f} with the endpoints "
+                      f"(${rest:.2f} of it the same in both)\n")
