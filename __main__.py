@@ -67,10 +67,17 @@ platform = WorkloadPlatform(
     clients_security_group_id=mesh.clients_group_id if mesh else None, stack_secrets=secrets,
     dns_namespace=settings.dns_namespace if discovery else None,
     registry_arns=discovery.registry_arns if discovery else {},
-    alerts_topic_arn=alerts_topic_arn(context, settings.alerts))
+    alerts_topic_arn=alerts_topic_arn(context, settings.alerts),
+    # a task run during `up` (beforeDeploy) may read the stack's secrets or mount its volumes
+    task_prerequisites=[r for r in (network, bucket, secrets, file_system) if r is not None])
 
-workload_args = {w.name: WorkloadArgs(platform, w, images.images[w.name]) for w in settings.workloads}
+workload_args = {job.name: WorkloadArgs(platform, job, images.images[job.name]) for job in settings.jobs}
 jobs = {job.name: FargateJob(f"job-{job.name}", workload_args[job.name]) for job in settings.jobs}
+# services and workers may name a job as their beforeDeploy step: the jobs exist first
+workload_args |= {w.name: WorkloadArgs(
+    platform, w, images.images[w.name],
+    before_deploy_job=jobs[w.before_deploy.job] if w.before_deploy and w.before_deploy.job else None)
+    for w in [*settings.services, *settings.workers]}
 services = {svc.name: FargateService(f"service-{svc.name}", workload_args[svc.name]) for svc in settings.services}
 workers = {w.name: FargateWorker(f"worker-{w.name}", workload_args[w.name]) for w in settings.workers}
 if file_system:

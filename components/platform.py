@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -29,6 +30,9 @@ class WorkloadPlatform:
     the cluster's ECS Exec log group. internet_egress: `network.egress: nat`, which adds 443 to anywhere.
     cluster / image_resources (build tag or image step key -> the build or step) / access_logs: resources to
     exist first; image_digests (step key -> digest found at deploy) for images pinned at deploy.
+    task_prerequisites: what a task run during `pulumi up` (`beforeDeploy`) needs complete before it starts
+    (the network with its endpoints, the output bucket, stack secrets, EFS): names are known in advance, so nothing
+    else orders it.
     namespace_arn, mesh_security_group_id, public_subnet_ids, access_log_bucket: what services use
     (Service Connect, the mesh group, an internet-facing ALB's subnets, ALB access logs).
     images: every resolved image by resolver label (sidecars and init containers included).
@@ -70,15 +74,21 @@ class WorkloadPlatform:
     dns_namespace: str | None = None
     registry_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     alerts_topic_arn: str | None = None
+    task_prerequisites: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
 class WorkloadArgs:
-    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image."""
+    """One job or service: the shared platform, its `services[]`/`jobs[]` entry and its resolved image.
+
+    before_deploy_job: the FargateJob its `beforeDeploy.job` names (None otherwise): the migration step runs
+    that job's `outputs` entry once the whole job exists.
+    """
 
     platform: WorkloadPlatform
     workload: WorkloadSettings
     image: ResolvedImage
+    before_deploy_job: Any = None
 
     @property
     def context(self) -> StackContext:

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from components.mesh import rule_suffix
+from components.migration import before_deploy
 from components.naming import scoped_alarm_name
 from components.platform import WorkloadArgs
 from components.workload import WorkloadParts, create_workload
@@ -69,7 +70,8 @@ def error_rate_queries(load_balancer: pulumi.Input[str], target_group: pulumi.In
 class FargateService(pulumi.ComponentResource):
     """One service: workload parts, ECS service, optional ALB and autoscaling.
 
-    Attributes: parts, service, load_balancer (or None), outputs (the `services` stack output entry).
+    Attributes: parts, migration (the `beforeDeploy` step, or None), service, load_balancer (or None),
+    outputs (the `services` stack output entry).
     """
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None):
@@ -81,6 +83,9 @@ class FargateService(pulumi.ComponentResource):
         self._settings: ServiceSettings = args.workload
         self._platform = args.platform
         self.parts: WorkloadParts = create_workload(self, name, args)
+        # beforeDeploy: a task run between the new task definition and the service's move to it (the service
+        # depends on it, so a failed run leaves the service on its current task definition).
+        self.migration = before_deploy(self, name, args, self.parts)
         self.load_balancer: ServiceLoadBalancer | None = None
         if self._settings.load_balancer is not None and self._settings.primary_port is not None:
             self.load_balancer = self._create_load_balancer()
@@ -182,7 +187,8 @@ class FargateService(pulumi.ComponentResource):
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
         # The cluster (with its capacity providers) exists first and goes last on destroy.
-        depends = [r for r in (self.load_balancer, self._platform.cluster, self.deployment_alarm) if r is not None]
+        depends = [r for r in (self.load_balancer, self._platform.cluster, self.deployment_alarm, self.migration)
+                   if r is not None]
         default = scoped_alarm_name(args.context.prefix, args.name, "5xx") if self.deployment_alarm else None
         alarms = deployment_alarm_names(svc, default)
         groups = [self.parts.security_group.id]

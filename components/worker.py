@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from components.builders import capacity_strategy_inputs
 from components.iam import document, statement
+from components.migration import before_deploy
 from components.naming import scoped_alarm_name, scoped_queue_name
 from components.platform import WorkloadArgs
 from components.queues import create_queue, queue_url
@@ -53,7 +54,8 @@ def oldest_message_threshold(worker: WorkerSettings) -> int:
 class FargateWorker(pulumi.ComponentResource):
     """One worker: workload parts, queue and DLQ, an ECS service, its scaling and its alarms.
 
-    Attributes: parts, service, queue_name, dead_letter_queue_name, outputs (the `workers` stack output entry).
+    Attributes: parts, migration (the `beforeDeploy` step, or None), service, queue_name, dead_letter_queue_name,
+    outputs (the `workers` stack output entry).
     """
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None):
@@ -82,7 +84,9 @@ class FargateWorker(pulumi.ComponentResource):
         consume = aws.iam.RolePolicy(f"{name}-queue", role=self.parts.task_role.id,
                                      policy=worker_queue_policy(args, queue_arn),
                                      opts=pulumi.ResourceOptions(parent=self))
-        self.service = self._create_service([queue, consume, *filter(None, [platform.cluster])])
+        # beforeDeploy: run between the new task definition and the service's move to it, as for a service
+        self.migration = before_deploy(self, name, args, self.parts)
+        self.service = self._create_service([queue, consume, *filter(None, [platform.cluster, self.migration])])
         self._create_scaling()
         self._create_alarms()
         self.outputs: dict[str, Any] = {**self.parts.outputs(args), "serviceName": args.name, "queueUrl": url,

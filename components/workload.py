@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -36,6 +36,8 @@ class WorkloadParts:
     task_role: aws.iam.Role
     security_group: aws.ec2.SecurityGroup
     capacity_provider_strategy: list[dict[str, Any]]
+    #: The security group's egress rules: a one-off task (a migration) needs them in place before it starts.
+    egress_rules: list[pulumi.Resource] = field(default_factory=list)
 
     def outputs(self, args: WorkloadArgs) -> dict[str, Any]:
         """The workload's entry in the `jobs`/`services` stack outputs (one shape for both: the job- and
@@ -71,7 +73,7 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
     policy = task_policy(args)
     task_policy_resource = (aws.iam.RolePolicy(f"{name}-task", role=task_role.id, policy=policy, opts=child)
                             if policy is not None else None)
-    group = _create_security_group(name, args, tags, child)
+    group, egress_rules = _create_security_group(name, args, tags, child)
     # Role ARNs from their names keep the task definition known at preview; depends_on keeps the order:
     # the first task finds its log group, its roles and their permissions in place.
     depends: list[pulumi.Resource] = [log_group, execution_role, task_role, execution_policy_resource]
@@ -94,7 +96,7 @@ def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> W
         # The image is pushed, cached or copied (and the roles exist) before a task definition names them.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
     return WorkloadParts(log_group, task_definition, execution_role, task_role, group,
-                         capacity_strategy(args.workload))
+                         capacity_strategy(args.workload), egress_rules)
 
 
 def _container_definitions(args: WorkloadArgs) -> pulumi.Input[str]:
@@ -108,8 +110,10 @@ def _container_definitions(args: WorkloadArgs) -> pulumi.Input[str]:
 
 
 def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str],
-                           child: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
-    """No ingress; egress 443 to the endpoints (VPC CIDR) and S3, plus `egressTo`.
+                           child: pulumi.ResourceOptions
+                           ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
+    """No ingress; egress 443 to the endpoints (VPC CIDR) and S3, plus `egressTo`. Returns the group and the
+    rules a task needs in place before it runs (with the EFS group's NFS ingress for this workload).
 
     Rules are separate resources so that services can add ingress without fighting inline rules.
     """
@@ -131,15 +135,15 @@ def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str
         rules.append((f"extra-{i}", {**target, "from_port": extra.port, "to_port": extra.port,
                                      "description": f"egressTo[{i}]"}))
     efs = args.platform.file_system
+    admitted: list[pulumi.Resource] = []
     if efs is not None and mounted_volumes(args):
         # NFS to the mount targets, and the mount targets' group admits exactly the workloads that mount.
         rules.append(("nfs", {"referenced_security_group_id": efs.security_group_id, "from_port": NFS_PORT,
                               "to_port": NFS_PORT, "description": "NFS to the stack's EFS mount targets"}))
-        aws.vpc.SecurityGroupIngressRule(f"{name}-nfs-in", security_group_id=efs.security_group_id,
-                                         ip_protocol="tcp", from_port=NFS_PORT, to_port=NFS_PORT,
-                                         referenced_security_group_id=group.id,
-                                         description=f"NFS from {args.name}", opts=child)
-    for suffix, rule in rules:
-        aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id, ip_protocol="tcp",
-                                        **rule, opts=child)
-    return group
+        admitted.append(aws.vpc.SecurityGroupIngressRule(
+            f"{name}-nfs-in", security_group_id=efs.security_group_id, ip_protocol="tcp", from_port=NFS_PORT,
+            to_port=NFS_PORT, referenced_security_group_id=group.id, description=f"NFS from {args.name}",
+            opts=child))
+    return group, [*(aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id,
+                                                     ip_protocol="tcp", **rule, opts=child)
+                     for suffix, rule in rules), *admitted]

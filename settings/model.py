@@ -25,6 +25,7 @@ from pydantic import (
 
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
+from settings.deploy import check_before_deploy
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
 from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
 from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
@@ -127,6 +128,7 @@ class Settings(Model):
         self._check_secret_regions()
         check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
         volume_notes = check_references(self)
+        check_before_deploy(self._kinds(), [j.name for j in self.jobs])
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from settings.base import Model
+from settings.deploy import BeforeDeploySettings
 from settings.errors import SettingError
 from settings.workloads import WorkloadSettings
 
@@ -41,6 +42,9 @@ class WorkerSettings(WorkloadSettings):
         "receives of one message before it moves to the dead-letter queue"))
     visibility_timeout_seconds: int = Field(300, ge=0, le=43200, description=(
         "how long a received message stays hidden from other tasks; longer than one message takes"))
+    before_deploy: BeforeDeploySettings | None = Field(None, description=(
+        "a task run during `pulumi up` before the worker moves to a new task definition (a migration the new "
+        "code needs before it takes messages): exactly one of `job` and `command`"))
 
     @field_validator("environment")
     @classmethod

@@ -25,6 +25,7 @@ from settings.containers import (
     port_names,
     rebuild,
 )
+from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
 from settings.patterns import ACM_ARN, ALARM_ARN, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
@@ -371,6 +372,9 @@ class ServiceSettings(WorkloadSettings):
     wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
         "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
         "them back; without it `up` ends when ECS accepts the deployment"))
+    before_deploy: BeforeDeploySettings | None = Field(None, description=(
+        "a task run during `pulumi up` before the service moves to a new task definition (a migration): "
+        "exactly one of `job` and `command`"))
 
     @property
     def port_specs(self) -> list[PortSettings]:

@@ -118,16 +118,27 @@ def task_id(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
-def make_session() -> Any:
-    """A boto3 session from the usual AWS environment (profile, SSO, AWS_ENDPOINT_URL) whose clients retry
-    throttling with backoff."""
+def log_stream_link(region: str | None, group: str, stream: str) -> str:
+    """A CloudWatch console link to one log stream's events (the console's hash route writes '%' as '$25')."""
+    import urllib.parse
+
+    def encode(text: str) -> str:
+        return urllib.parse.quote(text, safe="").replace("%", "$25")
+
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
+            f"{encode(group)}/log-events/{encode(stream)}")
+
+
+def make_session(profile: str | None = None) -> Any:
+    """A boto3 session from the usual AWS environment (profile, SSO, AWS_ENDPOINT_URL), or the named profile,
+    whose clients retry throttling with backoff."""
     import boto3
     import botocore.session
     from botocore.config import Config
 
     core = botocore.session.get_session()
     core.set_default_client_config(Config(retries=dict(RETRIES)))  # type: ignore[arg-type]
-    return boto3.Session(botocore_session=core)
+    return boto3.Session(botocore_session=core, profile_name=profile)
 
 
 def region_of(args: argparse.Namespace, outputs: dict[str, Any]) -> str | None:

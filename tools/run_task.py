@@ -134,30 +134,40 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
     """The RunTask call for the workload named on the command line."""
     check_size(args.cpu, args.memory)
     workload = find_workload(outputs, args.name)
-    kind, entry = workload.kind, workload.entry
-    missing = sorted({"taskDefinitionArn", "containerName", "securityGroupId", "subnetIds", "capacityProviderStrategy",
-                      "logGroupName", "logStreamPrefix"} - set(entry))
-    if missing:
-        raise ToolError(f"the outputs of {args.name!r} lack {', '.join(missing)} (outputsVersion 1 has them)")
-    container = entry["containerName"]
-    override: dict[str, Any] = {"name": container}
-    if args.command:
-        override["command"] = shlex.split(args.command)
     env = []
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ToolError(f"--env {item!r}: expected KEY=VALUE")
         env.append({"name": key, "value": value})
+    return task_request(args.name, workload.kind, workload.entry, outputs["clusterArn"],
+                        args.region or outputs.get("region"),
+                        command=shlex.split(args.command) if args.command else None, env=env, cpu=args.cpu,
+                        memory=args.memory, spot=args.spot, idempotency_key=args.idempotency_key)
+
+
+def task_request(name: str, kind: str, entry: dict[str, Any], cluster_arn: str, region: str | None, *,
+                 command: list[str] | None = None, env: list[dict[str, str]] | None = None,
+                 cpu: int | None = None, memory: int | None = None, spot: bool = False,
+                 idempotency_key: str | None = None, started_by_tag: str | None = None) -> Request:
+    """The RunTask call for one workload's entry of the stack outputs, from plain values (the command line
+    and the deploy-time migration step both build theirs here)."""
+    missing = sorted({"taskDefinitionArn", "containerName", "securityGroupId", "subnetIds", "capacityProviderStrategy",
+                      "logGroupName", "logStreamPrefix"} - set(entry))
+    if missing:
+        raise ToolError(f"the outputs of {name!r} lack {', '.join(missing)} (outputsVersion 1 has them)")
+    override: dict[str, Any] = {"name": entry["containerName"]}
+    if command:
+        override["command"] = list(command)
     if env:
         override["environment"] = env
     overrides: dict[str, Any] = {"containerOverrides": [override]}
-    if args.cpu is not None:
-        overrides.update(cpu=str(args.cpu), memory=str(args.memory))
-    strategy = ([{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}] if args.spot
+    if cpu is not None:
+        overrides.update(cpu=str(cpu), memory=str(memory))
+    strategy = ([{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}] if spot
                 else entry["capacityProviderStrategy"])
     kwargs: dict[str, Any] = {
-        "cluster": outputs["clusterArn"], "taskDefinition": entry["taskDefinitionArn"], "count": 1,
+        "cluster": cluster_arn, "taskDefinition": entry["taskDefinitionArn"], "count": 1,
         "capacityProviderStrategy": strategy, "platformVersion": "LATEST",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": list(entry["subnetIds"]),
                                                          # its own group and the clients group (outputs
@@ -165,12 +175,12 @@ def build_request(args: argparse.Namespace, outputs: dict[str, Any]) -> Request:
                                                          "securityGroups": list(entry.get("securityGroupIds")
                                                                                 or [entry["securityGroupId"]]),
                                                          "assignPublicIp": "DISABLED"}},
-        "overrides": overrides, "startedBy": started_by(),
+        "overrides": overrides, "startedBy": started_by_tag or started_by(),
         "propagateTags": "TASK_DEFINITION", "enableECSManagedTags": True,
     }
-    if args.idempotency_key:
-        kwargs["clientToken"] = args.idempotency_key[:64]
-    return Request(args.name, kind, entry, outputs["clusterArn"], args.region or outputs.get("region"), kwargs)
+    if idempotency_key:
+        kwargs["clientToken"] = idempotency_key[:64]
+    return Request(name, kind, entry, cluster_arn, region, kwargs)
 
 
 def started_by() -> str:
@@ -187,21 +197,26 @@ def diagnose(reason: str) -> str | None:
 
 
 class Runner:
-    """Starts the task, follows it to STOPPED, prints its logs; `sleep` and `out` are seams for tests."""
+    """Starts the task, follows it to STOPPED, prints its logs; `sleep`, `clock` and `out` are seams for tests.
+
+    After `wait`, `reason` holds the task's stop code and reason (empty when ECS gave none).
+    """
 
     def __init__(self, session: Any, request: Request, out: Callable[[str], None] = print,
                  sleep: Callable[[float], None] = time.sleep, poll: float = 2.0,
-                 visibility_timeout: float = VISIBILITY_TIMEOUT):
+                 visibility_timeout: float = VISIBILITY_TIMEOUT, clock: Callable[[], float] = time.monotonic):
         self.ecs = session.client("ecs", region_name=request.region)
         self.logs = session.client("logs", region_name=request.region)
         self.request = request
         self.out = out
         self.sleep = sleep
+        self.clock = clock
         self.poll = poll
         self.visibility_timeout = visibility_timeout
         self.token: str | None = None
         self.task_arn = ""
         self.seen = False
+        self.reason = ""
 
     def warn_if_arm64_on_spot(self) -> None:
         """AWS's pages disagree on FARGATE_SPOT with ARM64: say so before the task is placed."""
@@ -269,7 +284,7 @@ class Runner:
 
     def wait(self, timeout: float | None) -> int:
         """Follow the task until it stops (or `timeout`); the process exit status."""
-        started = time.monotonic()
+        started = self.clock()
         last = ""
         while True:
             task = self.describe()
@@ -283,8 +298,8 @@ class Runner:
             if status == "STOPPED":
                 self.print_new_logs()
                 return self.finish(task)
-            if timeout is not None and time.monotonic() - started >= timeout:
-                self.out(f"--timeout reached: the task is still {status.lower()}: {self.task_arn}")
+            if timeout is not None and self.clock() - started >= timeout:
+                self.out(f"timed out after {timeout:.0f} s: the task is still {status.lower()}: {self.task_arn}")
                 return EXIT_TIMEOUT
             self.sleep(self.poll)
 
@@ -294,6 +309,7 @@ class Runner:
         container = next((c for c in task.get("containers", []) if c.get("name") == name), {})
         code = container.get("exitCode")
         reason = " ".join(filter(None, [task.get("stopCode"), task.get("stoppedReason"), container.get("reason")]))
+        self.reason = reason
         if code is None or task.get("stopCode") == "TaskFailedToStart":
             self.out(f"the task did not run: {reason or 'no reason given'}")
             hint = diagnose(reason)

@@ -1,8 +1,12 @@
-"""`python -m app serve|job|worker|health|probe|exit`: the sample container's entry point.
+"""`python -m app serve|job|worker|migrate|health|probe|exit`: the sample container's entry point.
 
 serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
 job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
 worker  drains $QUEUE_URL one message at a time under scale-in protection (app/app/worker.py).
+migrate the sample "schema migration" the dev stack runs before `web` moves to a new task definition
+        (`beforeDeploy: {command: [migrate]}`): logs its steps and records the schema version it
+        applied in s3://$OUTPUT_BUCKET/migrations/schema.json (only logs without OUTPUT_BUCKET);
+        idempotent, like a real migration should be, since a retried deploy may run it again.
 health  exits 0 when the local server answers /health (for the ECS container health check;
         the slim image has no curl).
 probe   the network probe of `tools.doctor --probe` (app/probe.py).
@@ -83,6 +87,28 @@ def run_job(bucket: str, s3: Any = None, now: datetime | None = None) -> str:
     return key
 
 
+#: The schema version this image's code expects; `migrate` records it.
+SCHEMA_VERSION = 1
+MIGRATION_KEY = "migrations/schema.json"
+
+
+def migrate(bucket: str | None, s3: Any = None, now: datetime | None = None) -> dict[str, Any]:
+    """Bring the (sample) schema to SCHEMA_VERSION: record it in the bucket's marker object; the record."""
+    now = now or datetime.now(UTC)
+    record = {"version": SCHEMA_VERSION, "appliedAt": now.isoformat(), "host": socket.gethostname()}
+    log.info("migrating the schema to version %d", SCHEMA_VERSION)
+    if not bucket:
+        log.info("OUTPUT_BUCKET is not set: nothing to record")
+        return record
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key=MIGRATION_KEY, Body=json.dumps(record).encode(), ContentType="application/json")
+    log.info("schema at version %d: recorded in s3://%s/%s", SCHEMA_VERSION, bucket, MIGRATION_KEY)
+    return record
+
+
 def health(port: int, timeout: float = 2.0) -> int:
     """0 when the local server's /health answers 200, else 1."""
     try:
@@ -146,6 +172,9 @@ def main(argv: list[str]) -> int:
         run_job(bucket)
         log.info("job done in %.2fs", time.monotonic() - started)
         return 0
+    if mode == "migrate":
+        migrate(os.environ.get("OUTPUT_BUCKET"))
+        return 0
     if mode == "probe":
         from app.probe import main as probe
 
@@ -158,7 +187,7 @@ def main(argv: list[str]) -> int:
         render_config(Path(os.environ.get("RENDER_DIR", "/srv/rendered")), port,
                       int(os.environ.get("PROXY_PORT", "8443")))
         return 0
-    log.error("unknown mode %r; use serve, job, worker, health, probe, exit or render-config", mode)
+    log.error("unknown mode %r; use serve, job, worker, migrate, health, probe, exit or render-config", mode)
     return 2
 
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.__main__ import health, main, make_server, render_config, run_job
+from app.__main__ import MIGRATION_KEY, SCHEMA_VERSION, health, main, make_server, migrate, render_config, run_job
 
 DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
 
@@ -100,6 +100,27 @@ class TestRenderConfig:
         monkeypatch.setenv("PORT", "9080")
         assert main(["render-config"]) == 0
         assert "listen 9443;" in (tmp_path / "nginx.conf").read_text()
+
+
+class TestMigrateMode:
+    """What the dev stack's `web` runs before it moves to a new task definition (`beforeDeploy`)."""
+
+    @mock_aws
+    def test_records_the_schema_version_and_is_idempotent(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out")
+        monkeypatch.setenv("OUTPUT_BUCKET", "out")
+        assert main(["migrate"]) == 0 and main(["migrate"]) == 0
+        listed = s3.list_objects_v2(Bucket="out")
+        assert [o["Key"] for o in listed["Contents"]] == [MIGRATION_KEY]
+        assert json.loads(s3.get_object(Bucket="out", Key=MIGRATION_KEY)["Body"].read())["version"] == SCHEMA_VERSION
+
+    def test_without_a_bucket_it_only_logs(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("OUTPUT_BUCKET", raising=False)
+        record = migrate(None, s3=object(), now=datetime(2026, 11, 28, tzinfo=UTC))  # s3 unused: no call made
+        assert record["version"] == SCHEMA_VERSION and record["appliedAt"].startswith("2026-11-28")
+        assert main(["migrate"]) == 0
 
 
 class TestDockerfile:
