@@ -21,6 +21,7 @@ from settings.stack import (
     OutputBucketSettings,
     RepositorySettings,
 )
+from settings.workers import WorkerScaling, WorkerSettings
 from settings.workloads import (
     AutoscalingSettings,
     BuildSettings,
@@ -30,6 +31,7 @@ from settings.workloads import (
     ImageSettings,
     JobSettings,
     LoadBalancerSettings,
+    RollbackSettings,
     ServiceSettings,
     WorkloadSettings,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AlertsSettings",
     "AutoscalingSettings", "BuildSettings", "CapacityMix", "ComposeSettings", "CostSettings", "EgressRule",
     "ExistingNetwork", "HealthCheckSettings", "ImageSettings", "JobSettings", "LoadBalancerSettings",
-    "LogsSettings", "NetworkSettings", "OutputBucketSettings", "RepositorySettings", "ServiceSettings",
-    "SettingError", "Settings", "SettingsError", "WorkloadSettings", "partition_of", "read_namespace",
+    "LogsSettings", "NetworkSettings", "OutputBucketSettings", "RepositorySettings", "RollbackSettings",
+    "ServiceSettings", "SettingError", "Settings", "SettingsError", "WorkerScaling", "WorkerSettings",
+    "WorkloadSettings", "partition_of", "read_namespace",
 ]

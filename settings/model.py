@@ -29,7 +29,7 @@ from settings.compose.check import check_generated, credential_keys
 from settings.deploy import check_before_deploy
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
 from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
-from settings.patterns import PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
+from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
     AlertsSettings,
@@ -42,6 +42,7 @@ from settings.stack import (
     default_dns_namespace,
 )
 from settings.volumes import VolumeSettings, check_references, check_secret_values, secret_value_shape
+from settings.workers import WorkerSettings
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
@@ -73,6 +74,8 @@ class Settings(Model):
     cost: CostSettings = Field(CostSettings(), description="usage assumptions of the cost estimate")
     services: list[ServiceSettings] = Field([], description="long-running workloads (keys below)")
     jobs: list[JobSettings] = Field([], description="scheduled or on-demand tasks (keys below)")
+    workers: list[WorkerSettings] = Field([], description=(
+        "services that drain an SQS queue the stack creates, scaled on its backlog from zero (keys below)"))
     compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
     alerts: AlertsSettings | None = Field(None, description=(
         "failed jobs, rolled-back deployments, missed runs, thin services"))
@@ -154,6 +157,7 @@ class Settings(Model):
         self._compose_origins = dict(ctx.get("compose_origins") or {})
         self._check_names()
         self._check_services()
+        self._check_rollback_alarms()
         image_notes = self._check_images()
         self._check_secret_regions()
         check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
@@ -172,7 +176,7 @@ class Settings(Model):
 
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
-        return [("services", list(self.services)), ("jobs", list(self.jobs))]
+        return [("services", list(self.services)), ("jobs", list(self.jobs)), ("workers", list(self.workers))]
 
     def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """(settings key, entries) of every workload kind, for code that handles each workload alike."""
@@ -228,6 +232,21 @@ class Settings(Model):
                 raise SettingError(("services", i, "loadBalancer", "scheme"),
                                    "internet-facing is not supported with network.existing (no public subnets "
                                    "are created in an existing VPC); use internal")
+
+    def _check_rollback_alarms(self) -> None:
+        """ECS deployment alarms are alarms of this stack (by name) or of this region (by ARN)."""
+        prefix = f"{self._project}-{self._stack}-"
+        for i, svc in enumerate(self.services):
+            for j, alarm in enumerate(svc.rollback_on.alarms if svc.rollback_on else []):
+                where = ("services", i, "rollbackOn", "alarms", j)
+                arn = ALARM_ARN.match(alarm)
+                if arn is not None and arn.group(1) != self._region:
+                    raise SettingError(where, f"the alarm is in {arn.group(1)} but the stack is in {self._region}; "
+                                              "ECS reads deployment alarms of its own region")
+                if arn is None and not alarm.startswith(prefix):
+                    raise SettingError(where, f"{alarm!r} is not an alarm of this stack (names start with {prefix!r}); "
+                                              "give another alarm by its ARN (arn:aws:cloudwatch:<region>:<account>:"
+                                              "alarm:<name>)")
 
     def _check_images(self) -> list[str]:
         partition = partition_of(self._region)
@@ -333,8 +352,8 @@ class Settings(Model):
 
     @property
     def workloads(self) -> list[WorkloadSettings]:
-        """Services then jobs."""
-        return [*self.services, *self.jobs]
+        """Services, jobs, then workers."""
+        return [*self.services, *self.jobs, *self.workers]
 
     @property
     def dns_namespace(self) -> str:

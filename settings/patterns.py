@@ -14,6 +14,7 @@ KMS_KEY_ARN = re.compile(ARN_HEAD + r":kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za
 SECRET_ARN = re.compile(ARN_HEAD + r":secretsmanager:([a-z0-9-]+):\d{12}:secret:([A-Za-z0-9/_+=.@-]+)"
                          r"(?::[^:]*:[^:]*:[^:]*)?$")
 SSM_ARN = re.compile(ARN_HEAD + r":ssm:([a-z0-9-]+):\d{12}:parameter/[A-Za-z0-9/_.-]+$")
+ALARM_ARN = re.compile(ARN_HEAD + r":cloudwatch:([a-z0-9-]+):\d{12}:alarm:(.{1,255})$")
 ACM_ARN = re.compile(ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 PRIVATE_ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + ECR_REPO_NAME + r")"

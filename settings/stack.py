@@ -234,6 +234,10 @@ class CostSettings(Model):
     upstream_image_gb: float = Field(0.5, ge=0, description=(
         "ECR storage assumed per image cached or mirrored at deploy (every platform of it is stored)"))
     efs_storage_gb: float = Field(1, ge=0, description="EFS storage assumed by the estimate (with `volumes` only)")
+    worker_messages_per_month: float = Field(100_000, ge=0, description=(
+        "messages each worker receives a month, assumed by the estimate (SQS requests, busy task time)"))
+    worker_seconds_per_message: float = Field(1, ge=0, description=(
+        "task seconds one message takes, assumed by the estimate"))
 
 
 def default_dns_namespace(project: str, stack: str) -> str:

@@ -29,7 +29,7 @@ from settings.containers import (
 from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
-from settings.patterns import ACM_ARN, ENV_NAME, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
+from settings.patterns import ACM_ARN, ALARM_ARN, ENV_NAME, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
 from settings.schedules import parse_schedule
 
 
@@ -209,10 +209,12 @@ class CapacityMix(Model):
 
 
 class WorkloadSettings(ContainerSettings):
-    """The keys services and jobs share: the main container (the container keys), the task's size and its access."""
+    """The keys services, jobs and workers share: the main container (the container keys), the task's size and
+    its access."""
 
     name: str = Field(pattern=WORKLOAD_NAME, description=(
-        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs; also the main container's name"))
+        "`[a-z0-9-]`, up to 40 characters, unique across services, jobs and workers; also the main container's "
+        "name"))
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
     memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
         "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
@@ -318,12 +320,14 @@ class LoadBalancerSettings(Model):
 
 
 class AutoscalingSettings(Model):
-    """`autoscaling`: target tracking on CPU and/or memory between min and max tasks."""
+    """`autoscaling`: target tracking on CPU, memory and/or requests per task between min and max tasks."""
 
     min: int = Field(1, ge=0, le=1000, description="fewest tasks")
     max: int = Field(4, ge=1, le=1000, description="most tasks")
     cpu_target: float | None = Field(60, gt=0, le=100, description="average CPU % to track")
     memory_target: float | None = Field(None, gt=0, le=100, description="average memory % to track")
+    requests_per_target: int | None = Field(None, ge=1, le=1_000_000, description=(
+        "ALB requests per task a minute to track (ALBRequestCountPerTarget); needs `loadBalancer`"))
     scale_in_cooldown: int = Field(300, ge=0, le=3600, description="seconds")
     scale_out_cooldown: int = Field(60, ge=0, le=3600, description="seconds")
 
@@ -331,9 +335,28 @@ class AutoscalingSettings(Model):
     def _bounds(self) -> AutoscalingSettings:
         if self.max < self.min:
             raise SettingError("max", f"{self.max} is less than min ({self.min})")
-        if self.cpu_target is None and self.memory_target is None:
-            raise ValueError("give cpuTarget, memoryTarget or both")
+        if self.cpu_target is None and self.memory_target is None and self.requests_per_target is None:
+            raise ValueError("give cpuTarget, memoryTarget, requestsPerTarget or several")
         return self
+
+
+class RollbackSettings(Model):
+    """`rollbackOn`: CloudWatch alarms that roll a deployment back while it is in progress (ECS deployment alarms)."""
+
+    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field([], description=(
+        "alarm names of this stack (`<project>-<stack>-...`) or CloudWatch alarm ARNs of this region; with a load "
+        "balancer the service's own 5xx alarm is always added"))
+
+    _unique = field_validator("alarms")(check_unique)
+
+    @field_validator("alarms")
+    @classmethod
+    def _alarm_arns(cls, value: list[str]) -> list[str]:
+        for i, alarm in enumerate(value):
+            if alarm.startswith("arn:") and not ALARM_ARN.match(alarm):
+                raise SettingError((i,), f"{alarm!r} is not a CloudWatch alarm ARN "
+                                      "(arn:aws:cloudwatch:<region>:<account>:alarm:<name>)")
+        return value
 
 
 class ServiceSettings(WorkloadSettings):
@@ -346,7 +369,11 @@ class ServiceSettings(WorkloadSettings):
         "instead of `port`: every port, each a number or `{port, protocol: tcp|udp, name}`; the first TCP port is "
         "the load balancer's"))
     load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
-    autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
+    autoscaling: AutoscalingSettings | None = Field(None, description=(
+        "target tracking on CPU, memory and/or requests per task"))
+    rollback_on: RollbackSettings | None = Field(None, json_schema_extra=shown(
+        "the 5xx alarm with a load balancer, else none"), description=(
+        "ECS deployment alarms: a deployment rolls back when one goes into ALARM"))
     wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
         "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
         "them back; without it `up` ends when ECS accepts the deployment"))
@@ -378,6 +405,9 @@ class ServiceSettings(WorkloadSettings):
             raise SettingError("loadBalancer", "needs port (or a TCP entry in ports): the container port the load "
                                                "balancer forwards to")
         scaling = self.autoscaling
+        if scaling is not None and scaling.requests_per_target is not None and self.load_balancer is None:
+            raise SettingError(("autoscaling", "requestsPerTarget"), "needs loadBalancer: the request count per "
+                                                                     "target is the load balancer's metric")
         if scaling is not None and not scaling.min <= self.desired_count <= scaling.max:
             raise SettingError("desiredCount", f"{self.desired_count} is outside autoscaling "
                                                f"min..max ({scaling.min}..{scaling.max})")
@@ -392,8 +422,20 @@ class JobSettings(WorkloadSettings):
         "`rate(n minute[s]|hour[s]|day[s])` or `at(yyyy-mm-ddThh:mm:ss)`"))
     timezone: str = Field("UTC", description="IANA time zone of the schedule")
     retries: int = Field(2, ge=0, le=185, description=(
-        "Scheduler retries failed *invocations*, not a task that exits non-zero"))
+        "Scheduler retries failed *invocations* (the state machine not started), not a failed run: see "
+        "`retryOnFailure`"))
     expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14, description="run length, for the cost estimate")
+    timeout_minutes: int = Field(60, ge=1, le=10080, description=(
+        "the run is stopped and counted as failed after this long (the state machine's task timeout)"))
+    retry_on_failure: int = Field(0, ge=0, le=10, description=(
+        "extra attempts, with backoff, when the task exits non-zero, never starts or loses its spot capacity"))
+
+    @model_validator(mode="after")
+    def _timeout_covers_the_run(self) -> JobSettings:
+        if self.timeout_minutes < self.expected_minutes:
+            raise SettingError("timeoutMinutes", f"{self.timeout_minutes} is less than expectedMinutes "
+                                                 f"({self.expected_minutes:g}): every run would time out")
+        return self
 
     @field_validator("schedule")
     @classmethod

@@ -4,9 +4,13 @@ EFS storage (`cost.efsStorageGb`) and the private DNS namespace's hosted zone ar
 Prices come from tools/data/prices.json (one entry per region, with the date they were taken and
 their source); a region without prices is said to be unpriced rather than guessed. Usage that
 resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
-What is not included: data transfer between AZs and to the internet, S3 requests and storage,
-Secrets Manager secrets and KMS requests, Container Insights metrics, Scheduler invocations beyond
-the free tier, and LCUs above the one-LCU minimum per load balancer. Every AWS resource the estimate
+Jobs run through Step Functions: each run's state transitions are counted from the state
+machine's definition. Workers are priced from assumptions (messages a month, task seconds per
+message): busy task time and SQS requests. Free tiers (Step Functions' 4,000 transitions, SQS's
+million requests) are not deducted. What is not included: data transfer between AZs and to the
+internet, S3 requests and storage, Secrets Manager secrets and KMS requests, Container Insights
+metrics, Scheduler invocations beyond the free tier, Cloud Map instance registrations, and LCUs
+above the one-LCU minimum per load balancer. Every AWS resource the estimate
 neither prices nor knows to be free of charge is named in `unpriced` (with why), as is every
 multi-language component, whose resources are not known offline: nothing is silently counted as $0.
 """
@@ -19,12 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.context import StackContext
 from components.naming import physical_name
+from components.state_machine import example_definition, transitions_per_run
 from settings.schedules import parse_schedule, runs_per_month
 from tools.preview.multilang import CREATES
 
 PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
 UNKNOWN = "<unknown>"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+#: SQS requests per message a worker handles (send, receive, delete), and the empty receives of a running
+#: task that long-polls 20 s at a time (the sample app's worker mode) per task-hour.
+SQS_REQUESTS_PER_MESSAGE = 3
+SQS_POLLS_PER_TASK_HOUR = 180
 
 
 def known_regions() -> list[str]:
@@ -135,11 +146,11 @@ def _load_balancers(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
-                   expected_minutes: dict[str, float]) -> list[Item]:
+                   expected_minutes: dict[str, JobAssumption], workers: set[str] = frozenset()) -> list[Item]:
     items = []
     for svc in _of_type(report, "aws:ecs/service:Service"):
         td = _task_definition(report, svc, "taskDefinition")
-        if td is None:
+        if td is None or svc["inputs"].get("name") in workers:
             continue
         tasks = float(svc["inputs"].get("desiredCount", 1))
         strategy = svc["inputs"].get("capacityProviderStrategies") or []
@@ -149,17 +160,88 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
         items.append(Item(f"service {svc['inputs'].get('name', svc['name'])}: {tasks:g} x {label}, all month",
                           tasks * hours, "task-hour", round(price, 6)))
     for schedule in _of_type(report, "aws:scheduler/schedule:Schedule"):
-        ecs = (schedule["inputs"].get("target") or {}).get("ecsParameters") or {}
+        items += _job_items(report, prices, hours, schedule, expected_minutes)
+    return items
+
+
+def _deps(report: dict[str, Any], resource: dict[str, Any], prop: str, token: str) -> list[dict[str, Any]]:
+    urns = set(resource["propertyDependencies"].get(prop, []))
+    return [r for r in _of_type(report, token) if r["urn"] in urns]
+
+
+def _run_task_strategy(definition: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The capacity strategy of a definition's first ecs:runTask state, in the ECS API's camelCase."""
+    for state in _all_states(definition):
+        if ":states:::ecs:runTask" in str(state.get("Resource", "")):
+            given = (state.get("Parameters") or {}).get("CapacityProviderStrategy") or []
+            return [{"capacityProvider": s.get("CapacityProvider"), "weight": s.get("Weight", 0),
+                     "base": s.get("Base", 0)} for s in given]
+    return None
+
+
+def _all_states(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for state in (definition.get("States") or {}).values():
+        out.append(state)
+        for branch in state.get("Branches") or []:
+            out += _all_states(branch)
+    return out
+
+
+def _job_items(report: dict[str, Any], prices: dict[str, Any], hours: float, schedule: dict[str, Any],
+               jobs: dict[str, JobAssumption]) -> list[Item]:
+    """A schedule's runs: Fargate time, and the state transitions when it starts a state machine."""
+    expression = schedule["inputs"].get("scheduleExpression")
+    if not isinstance(expression, str):
+        return []
+    runs = runs_per_month(parse_schedule(expression), hours)
+    machines = _deps(report, schedule, "target", STATE_MACHINE)
+    definition: dict[str, Any] | None = None
+    if machines:
+        td = _task_definition(report, machines[0], "definition")
+        raw = machines[0]["inputs"].get("definition")
+        definition = json.loads(raw) if isinstance(raw, str) and raw != UNKNOWN else None
+    else:
         td = _task_definition(report, schedule, "target")
-        expression = schedule["inputs"].get("scheduleExpression")
-        if td is None or not isinstance(expression, str):
+    if td is None:
+        return []
+    job = jobs.get(td["inputs"].get("family", ""), JobAssumption())
+    strategy = ((_run_task_strategy(definition) if definition else None) or job.strategy if machines else
+                ((schedule["inputs"].get("target") or {}).get("ecsParameters") or {}).get("capacityProviderStrategies"))
+    price, label = task_hour_price(prices, td, on_demand_share(strategy or [], 1))
+    family = td["inputs"].get("family")
+    items = [Item(f"job {family}: {runs:.4g} runs x {job.minutes:g} min, {label}", runs * max(job.minutes, 1) / 60,
+                  "task-hour", round(price, 6))]
+    if machines:
+        # A first preview does not know the definition (it names subnet ids): the same shape with placeholders.
+        per_run = transitions_per_run(definition or example_definition(StackContext("p", "s", "us-east-1", "0")))
+        items.append(Item(f"job {family}: state transitions ({per_run} a successful run)", runs * per_run / 1000,
+                          "1000 transitions", prices["stepFunctions"]["perThousandTransitions"]))
+    return items
+
+
+def _worker_items(report: dict[str, Any], prices: dict[str, Any], hours: float, workers: set[str],
+                  assumptions: dict[str, Any]) -> list[Item]:
+    """Each worker: its tasks (at least `min` all month, else the assumed busy time) and its SQS requests."""
+    items = []
+    messages = float(assumptions.get("workerMessagesPerMonth", 100_000))
+    busy = messages * float(assumptions.get("workerSecondsPerMessage", 1)) / 3600
+    for svc in _of_type(report, "aws:ecs/service:Service"):
+        name = svc["inputs"].get("name")
+        td = _task_definition(report, svc, "taskDefinition")
+        if name not in workers or td is None:
             continue
-        runs = runs_per_month(parse_schedule(expression), hours)
-        minutes = expected_minutes.get(td["inputs"].get("family", ""), 10.0)
-        strategy = ecs.get("capacityProviderStrategies") or []
+        floor = float(svc["inputs"].get("desiredCount", 0)) * hours
+        task_hours = max(floor, busy)
+        strategy = svc["inputs"].get("capacityProviderStrategies") or []
         price, label = task_hour_price(prices, td, on_demand_share(strategy, 1))
-        items.append(Item(f"job {td['inputs'].get('family')}: {runs:.4g} runs x {minutes:g} min, {label}",
-                          runs * max(minutes, 1) / 60, "task-hour", round(price, 6)))
+        seconds = float(assumptions.get("workerSecondsPerMessage", 1))
+        items.append(Item(f"worker {name}: {messages:g} messages x {seconds:g} s, {label}", task_hours, "task-hour",
+                          round(price, 6)))
+        requests = messages * SQS_REQUESTS_PER_MESSAGE + task_hours * SQS_POLLS_PER_TASK_HOUR
+        items.append(Item(f"worker {name}: SQS requests", requests / 1e6, "million requests",
+                          prices["sqs"]["perMillionRequests"]))
+    return items
     return items
 
 
@@ -188,9 +270,13 @@ def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: di
         items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
                           prices["ecr"]["storagePerGbMonth"]))
     items += _image_step_items(report, prices, float(assumptions.get("upstreamImageGb", 0.5)))
-    alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    alarms = _of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm")
     if alarms:
-        items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
+        # Billed per alarm metric ("Per Alarm Metric Month" on the bill): a metric-math alarm per metric it reads.
+        metrics = sum(max(1, len([q for q in a["inputs"].get("metricQueries") or [] if "metric" in q]))
+                      for a in alarms)
+        items.append(Item(f"CloudWatch alarms ({len(alarms)}, {metrics} alarm metrics)", metrics, "alarm-metric-month",
+                          prices["cloudwatch"]["alarmMonth"]))
     emails = len([s for s in _of_type(report, "aws:sns/topicSubscription:TopicSubscription")
                   if s["inputs"].get("protocol") == "email"])
     if _of_type(report, "aws:sns/topic:Topic") or emails:
@@ -241,14 +327,39 @@ def _storage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: 
     return items
 
 
-def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict[str, float]:
-    """Task definition family -> `expectedMinutes` of the job, from the stack's settings."""
+
+@dataclass(frozen=True)
+class JobAssumption:
+    """What the stack's settings say of a job that its resources cannot: run length and, when a first preview
+    does not know the state machine's definition yet, its capacity."""
+
+    minutes: float = 10.0
+    strategy: tuple[dict[str, Any], ...] = ()
+
+
+_CAPACITY = {"spot": ({"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0},),
+             "on-demand": ({"capacityProvider": "FARGATE", "weight": 1, "base": 0},)}
+
+
+def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict[str, JobAssumption]:
+    """Task definition family -> the job's `expectedMinutes` and capacity, from the stack's settings."""
+    out = {}
+    for j in _setting_list(config, "jobs"):
+        mix = j.get("capacityMix") or {}
+        strategy = _CAPACITY.get(j.get("capacity", "on-demand")) or (
+            {"capacityProvider": "FARGATE", "weight": mix.get("onDemandWeight", 1), "base": mix.get("base", 1)},
+            {"capacityProvider": "FARGATE_SPOT", "weight": mix.get("spotWeight", 3), "base": 0})
+        out[physical_name(report["project"], report["stack"], j["name"], max_len=255)] = JobAssumption(
+            float(j.get("expectedMinutes", 10)), tuple(strategy))
+    return out
+
+
+def _setting_list(config: dict[str, str], key: str) -> list[dict[str, Any]]:
     try:
-        jobs = json.loads(config.get("private-fargate:jobs", "[]"))
+        items = json.loads(config.get(f"private-fargate:{key}", "[]"))
     except ValueError:
-        return {}
-    return {physical_name(report["project"], report["stack"], j["name"], max_len=255): float(
-        j.get("expectedMinutes", 10)) for j in jobs if isinstance(j, dict) and "name" in j}
+        return []
+    return [i for i in items if isinstance(i, dict) and "name" in i] if isinstance(items, list) else []
 
 
 #: Items whose cost the choice between endpoints and NAT gateways changes.
@@ -294,8 +405,10 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
     efs_unpriced: list[str] = []
+    workers = {w["name"] for w in _setting_list(config or {}, "workers")}
     items = [*_network_items(report, prices, hours, data_gb),
-             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
+             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {}), workers),
+             *_worker_items(report, prices, hours, workers, assumptions),
              *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, efs_unpriced)]
     out["items"] = [i.as_dict() for i in items]
     out["unpriced"] = unpriced(report, opaque)
@@ -330,7 +443,7 @@ _FREE_EC2 = {"vpc", "subnet", "routeTable", "route", "routeTableAssociation", "m
 _USAGE = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketObject:BucketObject",
           "aws:s3/bucketObjectv2:BucketObjectv2", "aws:sqs/queue:Queue", "aws:lambda/function:Function",
           "aws:dynamodb/table:Table", "aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api",
-          "aws:cloudfront/distribution:Distribution", "aws:sfn/stateMachine:StateMachine",
+          "aws:cloudfront/distribution:Distribution",
           "aws:cloudwatch/eventBus:EventBus", "aws:kinesis/stream:Stream", "aws:appsync/graphQLApi:GraphQLApi",
           # Cloud Map charges per registered instance and per discovery call: tasks come and go
           "aws:servicediscovery/service:Service"}
@@ -338,7 +451,8 @@ _PRICED = {"aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway", "
            "aws:ecs/service:Service", "aws:scheduler/schedule:Schedule", "aws:kms/key:Key",
            "aws:cloudwatch/logGroup:LogGroup", "aws:ecr/repository:Repository",
            "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "aws:efs/fileSystem:FileSystem",
-           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"}
+           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
+           "aws:sfn/stateMachine:StateMachine"}
 
 
 def _why_unpriced(resource: dict[str, Any]) -> str | None:
