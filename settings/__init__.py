@@ -9,6 +9,7 @@ expressions in settings/schedules.py. Components import the names below from her
 
 from settings.base import EXTRA_ENDPOINTS, FARGATE_MEMORY, RETENTION_DAYS, partition_of
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError
+from settings.images import BuildSettings, ImageSettings
 from settings.model import NAMESPACE, Settings
 from settings.source import read_namespace
 from settings.stack import (
@@ -24,11 +25,9 @@ from settings.stack import (
 from settings.workers import WorkerScaling, WorkerSettings
 from settings.workloads import (
     AutoscalingSettings,
-    BuildSettings,
     CapacityMix,
     EgressRule,
     HealthCheckSettings,
-    ImageSettings,
     JobSettings,
     LoadBalancerSettings,
     RollbackSettings,

@@ -18,7 +18,8 @@ from settings.errors import key_path as key_text
 from settings.patterns import ABS_PATH, ENV_NAME, ENV_VAR_NAME, PORT_NAME, SECRET_ARN, SSM_ARN, STACK_KEY, WORKLOAD_NAME
 
 if TYPE_CHECKING:  # resolved by rebuild(), called from settings/workloads.py
-    from settings.workloads import HealthCheckSettings, ImageSettings
+    from settings.images import ImageSettings
+    from settings.workloads import HealthCheckSettings
 
 
 #: `json_schema_extra` of a list of containers: the README lists their keys in a table of their own.
