@@ -525,6 +525,15 @@ def test_the_importer_moves_everything_the_pack_refuses() -> None:
         assert env_problem([{"name": "V", "value": value}]) is not None and credential("V", value), value
 
 
+def test_an_empty_credential_is_left_out(tmp_path: Path) -> None:
+    """Nextcloud's shape: `env_file: db.env` with `POSTGRES_PASSWORD=` left blank for the user to fill in."""
+    (tmp_path / "db.env").write_text("POSTGRES_PASSWORD=\nPOSTGRES_DB=nextcloud\n")
+    s = load(tmp_path, "services:\n  db: {image: 'postgres:16.4', env_file: [db.env]}\n")
+    db = s.services[0]
+    assert db.environment == {"POSTGRES_DB": "nextcloud"} and not db.secrets
+    assert "environment.POSTGRES_PASSWORD left out: it is empty and names a credential" in notes(s)
+
+
 def test_explicit_entries_win(tmp_path: Path) -> None:
     s = load(tmp_path, "services:\n  report: {image: 'x/report:1'}\n", jobs=["report"],
              settings={"jobs": [{"name": "report", "schedule": "rate(1 day)", "cpu": 1024}]})

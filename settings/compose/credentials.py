@@ -50,8 +50,13 @@ def move_credentials(entries: list[dict[str, Any]], reports: dict[str, Report], 
             for name in [n for n, v in env.items() if credential(n, str(v))]:
                 value = str(env[name])
                 if not value:
-                    report.note(f"environment.{name} is empty and looks like a credential: the policy pack's "
-                                "ecs-no-secrets-in-environment will refuse it; remove it or give it a value")
+                    # A template's blank (Nextcloud's db.env, Docker Mailserver's mailserver.env): images read an
+                    # empty value as unset (`${VAR:-...}`, `[ -n "$VAR" ]`), and the pack refuses the name itself.
+                    del env[name]
+                    report.note(f"environment.{name} left out: it is empty and names a credential (an empty value "
+                                "reads as unset, and the pack's ecs-no-secrets-in-environment refuses the name in "
+                                "plain environment); give it a value in the compose files or .env and it becomes a "
+                                "stack-owned secret")
                     continue
                 key = re.sub(r"[^A-Za-z0-9_-]+", "-", f"compose-{container['name']}-{name}")[:63].rstrip("-_")
                 secret_values[key] = value
