@@ -105,10 +105,12 @@ def short_type(token: str) -> str:
     return token.rsplit(":", 1)[-1]
 
 
-def by_type(resources: list[dict[str, Any]]) -> str:
-    """`2 Route, NatGateway, Eip`: counts by type, most first, then by name."""
-    counts = Counter(short_type(r["type"]) for r in resources)
-    return ", ".join(f"{n} {t}" if n > 1 else t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+def by_type(resources: list[dict[str, Any]], limit: int = 8) -> str:
+    """`2 Route, Eip, NatGateway`: counts by type, most first, then by name; past `limit` types, how many more."""
+    counts = sorted(Counter(short_type(r["type"]) for r in resources).items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{n} {t}" if n > 1 else t for t, n in counts[:limit])
+    rest = counts[limit:]
+    return shown + (f" and {sum(n for _, n in rest)} more of {len(rest)} other types" if rest else "")
 
 
 def summary_line(diff: ResourceDiff, has_baseline: bool) -> str:

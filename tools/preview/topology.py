@@ -39,6 +39,10 @@ VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioni
 FILE_SYSTEM = "aws:efs/fileSystem:FileSystem"
 MOUNT_TARGET = "aws:efs/mountTarget:MountTarget"
 ROLE = "aws:iam/role:Role"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_RULES = ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+                  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                  "aws:ec2/securityGroupRule:SecurityGroupRule")
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 REGISTRY = "aws:servicediscovery/service:Service"
 DNS_NAMESPACES = ("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
@@ -142,6 +146,13 @@ class Builder:
                         "inputs"].get("name"):
                     out += [s for s in policy_statements(policy["inputs"].get("policy")) if s.get("Effect") == "Allow"]
         return out
+
+    def security(self, resource: dict[str, Any], prop: str) -> list[dict[str, Any]]:
+        """The security groups a property refers to, and their rules: a change to them changes the workload."""
+        groups = self.ix.refs(resource, prop, SECURITY_GROUP)
+        rules = [r for r in self.ix.of(*SECURITY_RULES)
+                 if any(g in self.ix.refs(r, "securityGroupId", SECURITY_GROUP) for g in groups)]
+        return groups + rules
 
     def uses_buckets(self, src: str, task: dict[str, Any] | None) -> None:
         """Edges from a workload to the buckets its task role reads or writes."""

@@ -74,7 +74,8 @@ def service(b: Builder, svc: dict[str, Any]) -> None:
     kind = "worker" if queues else "service"
     lines = [f"{kind} {_name(svc)}"]
     count = inputs.get("desiredCount")
-    tasks = [f"{count} task(s)" if isinstance(count, int) else "", capacity(inputs.get("capacityProviderStrategies"))]
+    tasks = [f"{count} task{'' if count == 1 else 's'}" if isinstance(count, int) else "",
+             capacity(inputs.get("capacityProviderStrategies"))]
     lines.append(", ".join(t for t in tasks if t) or "tasks")
     ports = [str(p.get("containerPort")) for c in containers(task) for p in c.get("portMappings") or []
              if isinstance(p, dict) and p.get("containerPort")]
@@ -98,7 +99,7 @@ def service(b: Builder, svc: dict[str, Any]) -> None:
     if isinstance(network, dict) and network.get("assignPublicIp") is True:
         lines.append("public IP")
     group = b.cluster_group(inputs.get("cluster"), b.vpc_of(subnets))
-    nid = b.node(kind, svc, lines, group, task, *registries)
+    nid = b.node(kind, svc, lines, group, task, *registries, *b.security(svc, "networkConfiguration"))
     for queue in queues:
         b.topo.edge(_queue(b, queue), nid, "messages")
     _load_balancers(b, svc, nid)
@@ -210,10 +211,11 @@ def _workload(task: dict[str, Any] | None) -> str:
 
 def _job(b: Builder, resource: dict[str, Any], task: dict[str, Any] | None, lines: list[str], cluster: Any,
          *related: dict[str, Any]) -> None:
-    subnets = b.ix.refs(resource, "target", "aws:ec2/subnet:Subnet") + b.ix.refs(
-        resource, "definition", "aws:ec2/subnet:Subnet") + b.ix.refs(resource, "ecsTarget", "aws:ec2/subnet:Subnet")
+    props = ("target", "definition", "ecsTarget")  # where a schedule, a state machine, a rule's target say it
+    subnets = [s for p in props for s in subnets_of(b, resource, p)]
     group = b.cluster_group(cluster, b.vpc_of(subnets))
-    nid = b.node("job", resource, lines, group, *(r for r in (task, *related) if r is not resource))
+    firewall = [r for p in props for r in b.security(resource, p)]
+    nid = b.node("job", resource, lines, group, *(r for r in (task, *related, *firewall) if r is not resource))
     b.uses_buckets(nid, task)
     efs_mounts(b, nid, task)
 
