@@ -20,6 +20,7 @@ from tools.preview import topology
 from tools.preview.diagram import dot, dot_digest, mermaid
 from tools.preview.diff import resource_diff
 from tools.preview.graph import Node, Topology, merge
+from tools.preview.markdown import render_markdown
 from tools.preview.output import diagram_title
 
 
@@ -174,6 +175,16 @@ aws.ecs.Service("app", cluster=cluster.arn, task_definition=task.arn, desired_co
                 network_configuration={"subnets": subnets.ids, "assign_public_ip": True})
 awsx.ecs.FargateService("web", cluster=cluster.arn, task_definition_args={"container": {"name": "web",
                         "image": "nginx", "essential": True}})
+own = aws.ec2.Vpc("own", cidr_block="10.1.0.0/16")
+subnet = aws.ec2.Subnet("own-a", vpc_id=own.id, cidr_block="10.1.0.0/24", availability_zone="us-west-2a")
+aws.ec2.Instance("bastion", ami="ami-0abcdef1234567890", instance_type="t3.micro", subnet_id=subnet.id,
+                 associate_public_ip_address=True)
+group = aws.rds.SubnetGroup("db", subnet_ids=[subnet.id])
+aws.rds.Instance("db", engine="postgres", instance_class="db.t3.micro", allocated_storage=20,
+                 db_subnet_group_name=group.name, username="app", password=pulumi.Output.secret("hunter2-rds"),
+                 skip_final_snapshot=True)
+aws.lambda_.Function("fn", runtime="python3.12", handler="x.handler", role="arn:aws:iam::123456789012:role/r",
+                     code=pulumi.AssetArchive({"x.py": pulumi.StringAsset("def handler(e, c): pass")}))
 """
 
 
@@ -193,10 +204,18 @@ def test_another_program_degrades_sensibly(other_program: dict[str, Any]) -> Non
     topo = topology.build(other_program)
     (app,) = titled(topo, "service").values()
     assert app.lines == ["service app", "2 tasks", "port 80", "public IP"]
-    assert ancestors(topo, app) == ["cluster", "vpc"] and topo.groups["outside"].label.startswith("network not in")
+    assert ancestors(topo, app) == ["cluster", "vpc"] and topo.groups[app.group].parent == "outside"
+    assert topo.groups["outside"].label.startswith("network not in this stack")
     (opaque,) = titled(topo, "opaque").values()
     assert opaque.lines[1:] == ["web", "multi-language component: not known offline"]
-    assert not titled(topo, "subnet")
+    (instance,) = titled(topo, "instance").values()
+    assert instance.lines == ["EC2 instance", "bastion", "t3.micro", "public IP"]
+    assert topo.groups[instance.group].label == "us-west-2a" and ancestors(topo, instance) == ["zone", "vpc"]
+    (database,) = titled(topo, "database").values()
+    assert database.lines[2] == "postgres" and topo.groups[database.group].label.startswith("VPC own 10.1.0.0/16")
+    (function,) = titled(topo, "function").values()
+    assert function.lines == ["Lambda function", "fn", "python3.12"] and function.group is None
+    assert "hunter2" not in render_markdown(other_program)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -17,11 +17,13 @@ MARKS = {"added": "new", "changed": "changed", "removed": "removed"}
 _SHAPES = {"subnet": ("[", "]"), "endpoint": ("([", "])"), "gateway": ("{{", "}}"), "nat": ("{{", "}}"),
            "igw": ("{{", "}}"), "internet": ("((", "))"), "lb": ("{{", "}}"), "service": ("(", ")"),
            "worker": ("(", ")"), "job": ("(", ")"), "bucket": ("[(", ")]"), "queue": ("[(", ")]"),
-           "efs": ("[(", ")]"), "opaque": ("[", "]")}
+           "efs": ("[(", ")]"), "opaque": ("[", "]"), "instance": ("[", "]"), "function": ("(", ")"),
+           "database": ("[(", ")]"), "eks": ("[", "]")}
 _COLOURS = {"added": ("#e6ffed", "#22863a"), "changed": ("#fff5b1", "#b08800"), "removed": ("#ffeef0", "#cb2431")}
 _DOT_SHAPES = {"subnet": "box", "endpoint": "box", "gateway": "hexagon", "nat": "hexagon", "igw": "hexagon",
                "internet": "circle", "lb": "hexagon", "service": "box", "worker": "box", "job": "box",
-               "bucket": "cylinder", "queue": "cylinder", "efs": "cylinder", "opaque": "box"}
+               "bucket": "cylinder", "queue": "cylinder", "efs": "cylinder", "opaque": "box", "instance": "box",
+               "function": "box", "database": "cylinder", "eks": "box"}
 _KIND_FILL = {"subnet": "#f1f8ff", "endpoint": "#f5f0ff", "service": "#ffffff", "worker": "#ffffff",
               "job": "#ffffff", "opaque": "#eeeeee"}
 

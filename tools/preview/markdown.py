@@ -11,7 +11,7 @@ from typing import Any
 
 from tools.preview import diff, topology
 from tools.preview.diagram import mermaid
-from tools.preview.graph import merge
+from tools.preview.graph import Topology, merge
 
 
 def text(value: Any) -> str:
@@ -27,11 +27,16 @@ def money(value: float, sign: bool = False) -> str:
     return f"${abs(value) if sign else value:,.2f}"
 
 
-def diagram(report: dict[str, Any], baseline: dict[str, Any] | None) -> str:
-    """The Mermaid text of the report's topology, changes against the baseline marked."""
+def marked_topology(report: dict[str, Any], baseline: dict[str, Any] | None) -> Topology:
+    """The report's topology, changes against the baseline marked."""
     status = diff.resource_diff(report, baseline).status() if baseline else {}
     before = topology.build(baseline) if baseline else None
-    return mermaid(merge(topology.build(report), before, status))
+    return merge(topology.build(report), before, status)
+
+
+def diagram(report: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """The Mermaid text of the report's topology, changes against the baseline marked."""
+    return mermaid(marked_topology(report, baseline))
 
 
 def render_markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
@@ -44,7 +49,13 @@ def render_markdown(report: dict[str, Any], baseline: dict[str, Any] | None = No
         out += [diff.summary_line(changes, False), ""]
     out += _policies(report, baseline)
     out += _cost(report.get("cost") or {}, (baseline or {}).get("cost") if baseline else None)
-    out += ["#### Topology", "", "```mermaid", diagram(report, baseline).rstrip(), "```", ""]
+    drawn = marked_topology(report, baseline)
+    if drawn.nodes:
+        out += ["#### Topology", "", "```mermaid", mermaid(drawn).rstrip(), "```", ""]
+    else:
+        out += ["#### Topology", "", "Nothing to draw: the diagram shows VPCs, subnets, endpoints, gateways, load "
+                "balancers, ECS services, workers and jobs, queues, buckets, file systems, instances, functions "
+                "and databases, and this stack has none.", ""]
     if baseline is not None:
         out += ["Marked: **(new)** green, **(changed)** amber, **(removed)** red and dashed; arrows: thick new, "
                 "dotted removed.", ""]

@@ -64,7 +64,7 @@ _REMOTE_PACKAGES = ("awsx", "eks", "aws-apigateway", "synced-folder")
 
 def build(report: dict[str, Any]) -> Topology:
     """The topology of one report."""
-    from tools.preview import workload_nodes  # it builds on this module's Builder
+    from tools.preview import other_nodes, workload_nodes  # they build on this module's Builder
 
     ix, topo = Index(report), Topology()
     builder = Builder(ix, topo)
@@ -75,6 +75,7 @@ def build(report: dict[str, Any]) -> Topology:
     for service in ix.of(SERVICE):
         workload_nodes.service(builder, service)
     workload_nodes.jobs(builder)
+    other_nodes.add(builder)
     builder.opaque()
     return topo
 
@@ -104,7 +105,7 @@ class Builder:
         self.subnet_zone: dict[str, str] = {}  # subnet urn -> zone
         self.subnet_group: dict[str, str] = {}  # subnet urn -> its VPC's group
         self.bucket_nodes: dict[str, str] = {}  # bucket name -> node id
-        self.cluster_groups: dict[str, str] = {}  # cluster name -> group id
+        self.cluster_groups: dict[str, tuple[str, str, str]] = {}  # cluster name -> (urn, group id, label)
         self.gateway: tuple[str, set[str] | None] | None = None  # the S3 gateway's node, the buckets it reaches
 
     # --- helpers used by the steps (and tools/preview/jobs.py) ---
@@ -120,12 +121,14 @@ class Builder:
         return self.topo.group("outside", "network not in this stack (from data sources or other stacks)",
                                kind="vpc")
 
-    def vpc_of(self, resources: list[dict[str, Any]]) -> str:
-        """The VPC group of the first of these subnets the stack holds; the only VPC; else `outside`."""
+    def vpc_of(self, resources: list[dict[str, Any]], given: Any = None) -> str:
+        """The VPC group of the first of these subnets the stack holds; else, unless `given` (the property's own
+        value) names subnets the stack does not hold, the only VPC; else `outside`."""
         for subnet in resources:
             if subnet["urn"] in self.subnet_group:
                 return self.subnet_group[subnet["urn"]]
-        return next(iter(self.vpc_groups.values())) if len(self.vpc_groups) == 1 else self.outside()
+        elsewhere = any(known(v) for v in as_list(given))
+        return next(iter(self.vpc_groups.values())) if len(self.vpc_groups) == 1 and not elsewhere else self.outside()
 
     def zones(self, subnets: list[dict[str, Any]]) -> list[str]:
         """The zones of these subnets, in order, once each."""
@@ -169,14 +172,19 @@ class Builder:
         for name, verbs in sorted(access.items()):
             self.topo.edge(src, self.bucket_nodes[name], ", ".join(sorted(verbs)))
 
-    def cluster_group(self, ref: Any, parent: str) -> str:
-        """The group of the cluster a service or job names (ARN or name); the only one; else a stand-in."""
+    def cluster_group(self, ref: Any, parent: str, found: list[dict[str, Any]] | None = None) -> str:
+        """The group of the cluster a service or job refers to (`found`) or names (ARN or name); the only one;
+        else a stand-in. A cluster's box goes in the network of the first workload placed in it."""
         name = str(ref).rsplit("/", 1)[-1] if known(ref) else ""
-        if name in self.cluster_groups:
-            return self.cluster_groups[name]
-        if len(self.cluster_groups) == 1:
-            return next(iter(self.cluster_groups.values()))
-        return self.topo.group(f"{parent}_tasks", "ECS tasks (cluster not in this stack)", parent, "cluster")
+        by_urn = {urn: entry for urn, *entry in self.cluster_groups.values()}
+        entry = by_urn.get(found[0]["urn"]) if found else None
+        if entry is None and name in self.cluster_groups:
+            entry = self.cluster_groups[name][1:]
+        if entry is None and len(self.cluster_groups) == 1:
+            entry = next(iter(self.cluster_groups.values()))[1:]
+        if entry is None:
+            return self.topo.group(f"{parent}_tasks", "ECS tasks (cluster not in this stack)", parent, "cluster")
+        return self.topo.group(entry[0], entry[1], parent, "cluster")
 
     # --- the steps ---
 
@@ -193,7 +201,7 @@ class Builder:
             self._subnet(subnet, tables.get(subnet["urn"]), igws)
         for nat in ix.of(NAT):
             subnets = ix.refs(nat, "subnetId", SUBNET)
-            group = self._zone_group(subnets[0]) if subnets else self.vpc_of([])
+            group = self.zone_group(subnets[0]) if subnets else self.vpc_of([])
             public = nat["inputs"].get("connectivityType", "public") != "private"
             nid = self.node("nat", nat, ["NAT gateway", "public IPv4" if public else "private"], group)
             for igw in igws.values():
@@ -233,7 +241,7 @@ class Builder:
                 found += self.ix.refs(route, prop, token)
         return found
 
-    def _zone_group(self, subnet: dict[str, Any]) -> str:
+    def zone_group(self, subnet: dict[str, Any]) -> str:
         vpc_group = self.subnet_group.get(subnet["urn"]) or self.vpc_of([])
         zone = self.subnet_zone.get(subnet["urn"], "zone not known offline")
         return self.topo.group(f"{vpc_group}_{slug(zone)}", zone, vpc_group, "zone")
@@ -247,7 +255,7 @@ class Builder:
         public = inputs.get("mapPublicIpOnLaunch") is True or bool(self._routes(table, "gatewayId", IGW))
         cidr = inputs.get("cidrBlock")
         lines = ["public subnet" if public else "private subnet"] + ([str(cidr)] if known(cidr) else [])
-        self.node("subnet", subnet, lines, self._zone_group(subnet), table)
+        self.node("subnet", subnet, lines, self.zone_group(subnet), table)
 
     def _subnet_routes(self, subnet: dict[str, Any], table: dict[str, Any] | None, igws: dict[str, str]) -> None:
         sid = node_id("subnet", subnet)
@@ -314,8 +322,7 @@ class Builder:
             spaces = self.ix.refs(cluster, "serviceConnectDefaults", HTTP_NAMESPACE)
             if spaces and known(spaces[0]["inputs"].get("name")):
                 label += f" · Service Connect namespace {spaces[0]['inputs']['name']}"
-            self.cluster_groups[name] = self.topo.group(node_id("cluster", cluster), label, self.vpc_of([]),
-                                                        "cluster")
+            self.cluster_groups[name] = (cluster["urn"], node_id("cluster", cluster), label)
 
     def opaque(self) -> None:
         for r in self.ix.resources:

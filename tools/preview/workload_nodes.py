@@ -12,6 +12,7 @@ from typing import Any
 
 from tools.preview.graph import as_list, known, tag_name
 from tools.preview.topology import (
+    CLUSTER,
     LBS,
     LISTENERS,
     QUEUE,
@@ -98,7 +99,9 @@ def service(b: Builder, svc: dict[str, Any]) -> None:
     network = inputs.get("networkConfiguration") or {}
     if isinstance(network, dict) and network.get("assignPublicIp") is True:
         lines.append("public IP")
-    group = b.cluster_group(inputs.get("cluster"), b.vpc_of(subnets))
+    given = (inputs.get("networkConfiguration") or {}).get("subnets") if isinstance(
+        inputs.get("networkConfiguration"), dict) else None
+    group = b.cluster_group(inputs.get("cluster"), b.vpc_of(subnets, given), b.ix.refs(svc, "cluster", CLUSTER))
     nid = b.node(kind, svc, lines, group, task, *registries, *b.security(svc, "networkConfiguration"))
     for queue in queues:
         b.topo.edge(_queue(b, queue), nid, "messages")
@@ -138,7 +141,8 @@ def _load_balancers(b: Builder, svc: dict[str, Any], nid: str) -> None:
                 continue
             for lb in b.ix.refs(listener, "loadBalancerArn", *LBS):
                 lid = _load_balancer(b, lb, group)
-                front = f"{listener['inputs'].get('protocol', '')}:{listener['inputs'].get('port', '')}"
+                protocol, port = listener["inputs"].get("protocol"), listener["inputs"].get("port", "")
+                front = f"{protocol}:{port}" if known(protocol) else f"port {port}"
                 b.topo.edge(lid, nid, f"{front} to {container_port}")
 
 
@@ -213,7 +217,7 @@ def _job(b: Builder, resource: dict[str, Any], task: dict[str, Any] | None, line
          *related: dict[str, Any]) -> None:
     props = ("target", "definition", "ecsTarget")  # where a schedule, a state machine, a rule's target say it
     subnets = [s for p in props for s in subnets_of(b, resource, p)]
-    group = b.cluster_group(cluster, b.vpc_of(subnets))
+    group = b.cluster_group(cluster, b.vpc_of(subnets), [c for p in props for c in b.ix.refs(resource, p, CLUSTER)])
     firewall = [r for p in props for r in b.security(resource, p)]
     nid = b.node("job", resource, lines, group, *(r for r in (task, *related, *firewall) if r is not resource))
     b.uses_buckets(nid, task)
