@@ -3,7 +3,7 @@
 import pulumi
 
 from components.access_logs import AccessLogBucket, AccessLogBucketArgs
-from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal
+from components.alerts import Alerts, AlertsArgs, JobSignal, ServiceSignal, alerts_topic_arn
 from components.cluster import FargateCluster, FargateClusterArgs
 from components.containers import mounted_volumes
 from components.context import StackContext
@@ -19,6 +19,7 @@ from components.service import FargateService
 from components.storage import OutputBucket, OutputBucketArgs
 from components.volume_access import VolumeAccess, VolumeAccessArgs, volume_grants
 from components.volumes import SharedFileSystem, SharedFileSystemArgs, adopted_subnet_zones
+from components.worker import FargateWorker
 from settings import Settings
 
 settings = Settings.load()
@@ -44,8 +45,8 @@ mesh = (ServiceMesh("service-connect", ServiceMeshArgs(
 named = [s.name for s in settings.services if s.service_ports]
 discovery = (ServiceDiscovery("discovery", ServiceDiscoveryArgs(
     context, settings.dns_namespace, network.vpc_id, named, settings.protect, settings.stack_tags)) if named else None)
-secrets = (StackSecrets("secrets", StackSecretsArgs(context, settings.secret_values, settings.stack_tags))
-           if settings.secret_values else None)
+secrets = (StackSecrets("secrets", StackSecretsArgs(context, settings.stack_secret_values, settings.stack_tags))
+           if settings.stack_secret_values else None)
 file_system = (SharedFileSystem("volumes", SharedFileSystemArgs.from_settings(
     settings, context, network.vpc_id, network.private_subnet_ids,
     network_args.availability_zones or adopted_subnet_zones(network_args.existing.private_subnet_ids)))
@@ -66,29 +67,32 @@ platform = WorkloadPlatform(
     clients_security_group_id=mesh.clients_group_id if mesh else None, stack_secrets=secrets,
     dns_namespace=settings.dns_namespace if discovery else None,
     registry_arns=discovery.registry_arns if discovery else {},
+    alerts_topic_arn=alerts_topic_arn(context, settings.alerts),
     # a task run during `up` (beforeDeploy) may read the stack's secrets or mount its volumes
     task_prerequisites=[r for r in (network, bucket, secrets, file_system) if r is not None])
 
 workload_args = {job.name: WorkloadArgs(platform, job, images.images[job.name]) for job in settings.jobs}
 jobs = {job.name: FargateJob(f"job-{job.name}", workload_args[job.name]) for job in settings.jobs}
-workload_args |= {svc.name: WorkloadArgs(
-    platform, svc, images.images[svc.name],
-    before_deploy_job=jobs[svc.before_deploy.job] if svc.before_deploy and svc.before_deploy.job else None)
-    for svc in settings.services}
+# services and workers may name a job as their beforeDeploy step: the jobs exist first
+workload_args |= {w.name: WorkloadArgs(
+    platform, w, images.images[w.name],
+    before_deploy_job=jobs[w.before_deploy.job] if w.before_deploy and w.before_deploy.job else None)
+    for w in [*settings.services, *settings.workers]}
 services = {svc.name: FargateService(f"service-{svc.name}", workload_args[svc.name]) for svc in settings.services}
+workers = {w.name: FargateWorker(f"worker-{w.name}", workload_args[w.name]) for w in settings.workers}
 if file_system:
     mounting = [name for name, a in workload_args.items() if mounted_volumes(a)]
     VolumeAccess("volume-access", VolumeAccessArgs(
         file_system.refs, volume_grants(workload_args.values()),
-        roles=[{**jobs, **services}[name].parts.task_role for name in mounting]))
+        roles=[{**jobs, **services, **workers}[name].parts.task_role for name in mounting]))
 if settings.alerts:
     Alerts("alerts", AlertsArgs(
         context, cluster.name, emails=settings.alerts.email, topic_arn=settings.alerts.sns_topic_arn,
-        jobs=[JobSignal(name, job.family, job.log_group_name, name, job.dead_letter_queue)
-              for name, job in jobs.items()],
+        jobs=[JobSignal(name, job.family, job.log_group_name, name, job.dead_letter_queue, job.runner.arn,
+                        job.runner.role_name) for name, job in jobs.items()],
         services=[ServiceSignal(s.name, s.autoscaling.min if s.autoscaling else s.desired_count)
                   for s in settings.services],
-        tags=settings.stack_tags))
+        tags=settings.stack_tags, after=[job.runner.role for job in jobs.values()]))
 
 export_outputs({
     "outputsVersion": OUTPUTS_VERSION, "region": context.region, "vpcId": network.vpc_id, "vpcCidr": network.vpc_cidr,
@@ -99,6 +103,7 @@ export_outputs({
     "clusterName": cluster.name, "clusterArn": cluster.arn, "outputBucketName": bucket.name if bucket else None,
     "jobs": {name: job.outputs for name, job in jobs.items()},
     "services": {name: service.outputs for name, service in services.items()},
+    "workers": {name: worker.outputs for name, worker in workers.items()},
     "probeImage": images.probe_output,
     "dnsNamespace": settings.dns_namespace if discovery else None,
     "clientsSecurityGroupId": mesh.clients_group_id if mesh else None,

@@ -1,11 +1,13 @@
 """Alerts: hear about a job that fails, a deployment that rolls back, a queue of missed runs, a thin service.
 
 With the `alerts` setting the stack gets an encrypted SNS topic (or uses the given one) with email
-subscriptions, and four kinds of signals published to it: EventBridge rules on jobs whose task
-stopped with a non-zero exit code or an abnormal stop code, and on failed (rolled back) service
-deployments, each turned into a readable message; CloudWatch alarms on each schedule's dead-letter
-queue and on each service running fewer tasks than its minimum. Only this account's EventBridge
-rules and CloudWatch alarms of this stack may publish to the topic.
+subscriptions, and these signals published to it: EventBridge rules on jobs whose task stopped with
+a non-zero exit code or an abnormal stop code (runs started outside the job's state machine: the
+machine alerts on its own runs, once), on job state machine executions that were aborted or timed
+out (which no Catch sees), and on failed (rolled back) service deployments, each turned into a
+readable message; CloudWatch alarms on each schedule's dead-letter queue and on each service running
+fewer tasks than its minimum. Only this account's EventBridge rules and CloudWatch alarms of this
+stack, and its job state machines' roles, may publish to the topic.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.naming import physical_name
+from components.naming import physical_name, state_machine_group
+from settings import AlertsSettings
 
 #: The stop code of a task whose essential container exited by itself (its exit code then tells).
 NORMAL_STOP = "EssentialContainerExited"
@@ -34,6 +37,8 @@ class JobSignal:
     log_group: str
     log_stream_prefix: str
     dead_letter_queue: str | None = None
+    state_machine_arn: str | None = None
+    state_machine_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class AlertsArgs:
     jobs: Sequence[JobSignal] = ()
     services: Sequence[ServiceSignal] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    after: Sequence[pulumi.Resource] = ()
 
     @property
     def cluster_arn(self) -> str:
@@ -62,18 +68,55 @@ class AlertsArgs:
         return self.context.arn("ecs", f"cluster/{self.cluster_name}")
 
 
+def topic_name(context: StackContext) -> str:
+    """The name of the topic the stack creates: `<project>-<stack>-alerts`."""
+    return physical_name(context.prefix, "alerts", max_len=64)
+
+
+def alerts_topic_arn(context: StackContext, settings: AlertsSettings | None) -> str | None:
+    """Where alerts go, known at preview: the given topic, the stack's own, or None without `alerts`."""
+    if settings is None:
+        return None
+    return settings.sns_topic_arn or context.arn("sns", topic_name(context))
+
+
 def job_failure_pattern(args: AlertsArgs, job: JobSignal) -> dict:
-    """ECS task-state events of this job's tasks that stopped badly: non-zero exit, or an abnormal stop."""
+    """ECS task-state events of this job's tasks that stopped badly: non-zero exit, or an abnormal stop.
+
+    Runs of the job's state machine are left out by their task group (the ECS event carries `group`:
+    AmazonECS/latest/developerguide/ecs_task_events.html): the machine retries them and alerts once.
+    """
+    detail: dict = {
+        "clusterArn": [args.cluster_arn],
+        "lastStatus": ["STOPPED"],
+        "taskDefinitionArn": [{"prefix": args.context.arn("ecs", f"task-definition/{job.family}:")}],
+        "$or": [{"containers": {"exitCode": [{"anything-but": 0}]}},
+                {"stopCode": [{"anything-but": NORMAL_STOP}]}],
+    }
+    if job.state_machine_arn:
+        detail["group"] = [{"anything-but": state_machine_group(job.name)}]
+    return {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": detail}
+
+
+def execution_pattern(args: AlertsArgs) -> dict:
+    """Job state machine executions that were aborted or timed out: a Catch never runs for those
+    (Step Functions "Execution Status Change" events: step-functions/latest/dg/cw-events.html)."""
     return {
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Task State Change"],
-        "detail": {
-            "clusterArn": [args.cluster_arn],
-            "lastStatus": ["STOPPED"],
-            "taskDefinitionArn": [{"prefix": args.context.arn("ecs", f"task-definition/{job.family}:")}],
-            "$or": [{"containers": {"exitCode": [{"anything-but": 0}]}},
-                    {"stopCode": [{"anything-but": NORMAL_STOP}]}],
-        },
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["ABORTED", "TIMED_OUT"],
+                   "stateMachineArn": [j.state_machine_arn for j in args.jobs if j.state_machine_arn]},
+    }
+
+
+def execution_message(args: AlertsArgs) -> dict:
+    """The input transformer of the execution rule."""
+    return {
+        "input_paths": {"machine": "$.detail.stateMachineArn", "execution": "$.detail.executionArn",
+                        "status": "$.detail.status", "time": "$.time"},
+        "input_template": json.dumps(
+            f"A job run of {args.context.prefix} ended <status> at <time> (state machine <machine>); no retry or alert "
+            "of the machine ran. Execution: <execution>"),
     }
 
 
@@ -138,9 +181,14 @@ def topic_policy(context: StackContext, topic_arn: str) -> str:
     ]})
 
 
-def key_policy(context: StackContext) -> str:
-    """The topic key: the account administers it; EventBridge and CloudWatch may encrypt for the topic."""
+def key_policy(context: StackContext, role_arns: Sequence[str] = ()) -> str:
+    """The topic key: the account administers it; EventBridge and CloudWatch may encrypt for the topic, and so
+    may the job state machines' roles, through SNS only (a publisher to an encrypted topic needs
+    kms:GenerateDataKey and kms:Decrypt: sns/latest/dg/sns-key-management.html)."""
     root = f"arn:{context.partition}:iam::{context.account}:root"
+    roles = [{"Sid": "StateMachinesEncrypt", "Effect": "Allow", "Principal": {"AWS": sorted(role_arns)},
+              "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+              "Condition": {"StringEquals": {"kms:ViaService": f"sns.{context.region}.{context.dns_suffix}"}}}]
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
          "Resource": "*"},
@@ -149,6 +197,7 @@ def key_policy(context: StackContext) -> str:
         {"Sid": "PublishersEncrypt", "Effect": "Allow",
          "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
          "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*"},
+        *(roles if role_arns else []),
     ]})
 
 
@@ -172,6 +221,9 @@ class Alerts(pulumi.ComponentResource):
                        job_message(args, job))
             if job.dead_letter_queue:
                 self._dead_letter_alarm(job)
+        if any(job.state_machine_arn for job in args.jobs):
+            self._rule("job-executions", "job runs aborted or timed out", execution_pattern(args),
+                       execution_message(args))
         if args.services:
             self._rule("deployments", "service deployments rolled back", deployment_failure_pattern(args),
                        deployment_message(args))
@@ -185,14 +237,18 @@ class Alerts(pulumi.ComponentResource):
 
     def _create_topic(self) -> pulumi.Output[str]:
         ctx, args = self._args.context, self._args
+        publishers = [ctx.arn("iam", f"role/{j.state_machine_role}", regional=False)
+                      for j in args.jobs if j.state_machine_role]
+        # KMS refuses a key policy that names a role that does not exist yet: the job state machines' roles first.
         key = aws.kms.Key(f"{self._name}-key", description=f"SNS alerts of {ctx.prefix}", enable_key_rotation=True,
-                          deletion_window_in_days=7, policy=key_policy(ctx), tags={**args.tags, "Name": ctx.prefix},
-                          opts=self._child)
-        topic_name = self._label("alerts")
-        topic = aws.sns.Topic(f"{self._name}-topic", name=topic_name, kms_master_key_id=key.arn,
-                              tags={**args.tags, "Name": topic_name}, opts=self._child)
+                          deletion_window_in_days=7, policy=key_policy(ctx, publishers),
+                          tags={**args.tags, "Name": ctx.prefix},
+                          opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)))
+        name = topic_name(ctx)
+        topic = aws.sns.Topic(f"{self._name}-topic", name=name, kms_master_key_id=key.arn,
+                              tags={**args.tags, "Name": name}, opts=self._child)
         aws.sns.TopicPolicy(f"{self._name}-topic", arn=topic.arn,
-                            policy=topic_policy(ctx, ctx.arn("sns", topic_name)), opts=self._child)
+                            policy=topic_policy(ctx, ctx.arn("sns", name)), opts=self._child)
         return topic.arn
 
     def _rule(self, suffix: str, description: str, pattern: dict, transformer: dict) -> None:

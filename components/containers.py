@@ -1,7 +1,8 @@
 """Every container of a task, its volumes and the image and secret grants they need, as plain data.
 
 The main container (the workload entry) comes first, then the sidecars, then the init containers.
-Init containers are not essential and the others wait for their success (`dependsOn` SUCCESS);
+Init containers are not essential, run one after another in their order, and the others wait for
+their success (`dependsOn` SUCCESS);
 the main container waits for each sidecar (HEALTHY when it has a health check, else START), and
 every container logs with awslogs to the workload's group under its own stream prefix. Field names
 are the ECS API's; everything is a string built from names, so a first preview knows it.
@@ -81,8 +82,15 @@ def _definition(args: WorkloadArgs, container: ContainerSettings, image: Resolve
         out["command"] = list(container.command)
     if container.user or image.user:
         out["user"] = container.user or image.user
-    if w.exec:
+    if w.exec or container.init_process_enabled:
         out["linuxParameters"] = {"initProcessEnabled": True}
+    if container.working_directory:
+        out["workingDirectory"] = container.working_directory
+    if container.stop_timeout is not None:
+        out["stopTimeout"] = container.stop_timeout
+    if container.ulimits is not None:
+        limit = container.ulimits.nofile
+        out["ulimits"] = [{"name": "nofile", "softLimit": limit.soft, "hardLimit": limit.hard}]
     if container.health_check:
         hc = container.health_check
         out["healthCheck"] = {"command": list(hc.command), "interval": hc.interval, "timeout": hc.timeout,
@@ -116,9 +124,11 @@ def container_definitions(args: WorkloadArgs, pulled: Mapping[str, str] | None =
     for d in out[1:]:
         if inits:
             d["dependsOn"] = list(inits)
-    for init in w.init_containers:
+    for i, init in enumerate(w.init_containers):
         d = _definition(args, init, args.container_image(init.name), pulled)
         d["essential"] = False  # it exits; an essential container that exits stops the task
+        if i:  # in order, as listed: one that writes files another reads runs first
+            d["dependsOn"] = inits[:i]
         out.append(_reserve(d, init))
     return out
 

@@ -42,16 +42,17 @@ STACK_OUTPUTS = (
     OutputSpec("outputBucketName", "string or null", "the results bucket (null when disabled)"),
     OutputSpec("jobs", "map name -> workload", "the jobs, in the workload shape below"),
     OutputSpec("services", "map name -> workload", "the services, in the same shape"),
+    OutputSpec("workers", "map name -> worker", "the queue workers: the workload shape plus the worker keys below"),
     OutputSpec("probeImage", "{uri, cpuArchitecture} or null",
                "the image `tools.doctor --probe` runs (the sample app); null when the stack builds no image"),
     OutputSpec("dnsNamespace", "string or null", "the private DNS namespace services register in "
                                                  "(`<name>.<namespace>`); null without a service port"),
     OutputSpec("clientsSecurityGroupId", "string or null",
-               "the group that reaches the services' ports by DNS name (jobs, one-off tasks, your own tasks); null "
-               "without services"),
+               "the group that reaches the services' ports by DNS name (jobs, workers, one-off tasks, your own "
+               "tasks); null without services"),
 )
 
-#: One entry of `jobs` or `services`: the same keys for both, null where a key does not apply.
+#: One entry of `jobs`, `services` or `workers`: the same keys for all, null where a key does not apply.
 WORKLOAD_OUTPUTS = (
     OutputSpec("taskDefinitionArn", "string", "the task definition (its current revision)"),
     OutputSpec("containerName", "string", "the main container (for overrides)"),
@@ -65,11 +66,20 @@ WORKLOAD_OUTPUTS = (
     OutputSpec("serviceName", "string or null", "services; null for jobs"),
     OutputSpec("url", "string or null", "services with a load balancer (`https://` with a certificate, else "
                                         "`http://`); else null"),
+    OutputSpec("stateMachineArn", "string or null", "jobs: the state machine every run goes through (schedules "
+                                                    "start it; `tools.run_task --via-schedule` too); else null"),
     OutputSpec("exec", "bool", "the workload's `exec` setting (`tools.exec` checks it)"),
     OutputSpec("securityGroupIds", "string[]", "the groups a one-off task of it joins: its own and the clients "
                                                "group (when the stack has services)"),
     OutputSpec("dnsName", "string or null", "services with a port: `<name>.<namespace>`, which every task of the "
                                             "VPC resolves, for every port; else null"),
+)
+
+#: What a worker adds to the workload shape (its serviceName is set, like a service's).
+WORKER_OUTPUTS = (
+    OutputSpec("queueUrl", "string", "the queue to send the worker's messages to (its tasks read `QUEUE_URL`)"),
+    OutputSpec("queueArn", "string", "that queue's ARN (for producers' IAM policies)"),
+    OutputSpec("deadLetterQueueUrl", "string", "where messages go after `maxReceiveCount` failed receives"),
 )
 
 

@@ -16,9 +16,20 @@ from typing import Any
 #: list_amazonsessionmanagermessagegatewayservice.html, list_amazoncloudwatchlogs.html; AWS's own
 #: policies for ECS Exec logging and flow-log delivery grant logs:DescribeLogGroups on "*":
 #: AmazonECS/latest/developerguide/ecs-exec.html, vpc/latest/userguide/flow-logs-iam-role.html).
+#: The log-delivery actions are what a state machine's role needs to log its executions; AWS's policy
+#: grants them on "*" (step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy), and CloudWatch Logs
+#: asks for "*" on DescribeLogGroups, DescribeResourcePolicies and PutResourcePolicy
+#: (AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-CWL.html).
 UNSCOPED_ACTIONS = (
     "ecr:GetAuthorizationToken",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
     "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",

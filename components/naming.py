@@ -41,6 +41,16 @@ def scoped_queue_name(prefix: str, workload: str, kind: str) -> str:
     return f"{physical_name(prefix, workload, max_len=80 - len(kind) - 1)}_{kind}"
 
 
+def scoped_alarm_name(prefix: str, workload: str, kind: str) -> str:
+    """A CloudWatch alarm of a kind for a workload: `<prefix>-<workload>.<kind>` (never another workload's name)."""
+    return f"{physical_name(prefix, workload, max_len=255 - len(kind) - 1)}{KIND}{kind}"
+
+
+def state_machine_group(job: str) -> str:
+    """`state-machine:<job>`: the ECS task group of runs a job's state machine starts (RunTask's `Group`)."""
+    return f"state-machine:{job}"
+
+
 def output_bucket_name(project: str, stack: str, account: str, region: str) -> str:
     """The output bucket: account and region in the name make it globally unique and predictable."""
     return physical_name(project, stack, "output", account, region, max_len=63)

@@ -80,7 +80,10 @@ def required_endpoints(settings: Settings) -> tuple[str, ...]:
     """Endpoints the stack needs: the base three, S3, what settings add and what workloads imply.
 
     Secrets read from Secrets Manager or SSM (by any container of a task) need those endpoints; ECS Exec
-    needs ssmmessages. EFS volumes need none: mounts go to the mount targets (components/volumes.py).
+    needs ssmmessages. EFS volumes need none: mounts go to the mount targets (components/volumes.py). A
+    worker reads its queue through sqs, and its tasks' scale-in protection goes through the ECS agent to
+    the ECS API, for which AWS advises the ecs endpoint when the agent times out
+    (AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html, "Error").
     Adding them here means a task never fails at start for an endpoint nobody remembered.
     """
     wanted: list[str] = [*BASE_INTERFACE_ENDPOINTS, "s3", *settings.network.extra_endpoints]
@@ -90,6 +93,8 @@ def required_endpoints(settings: Settings) -> tuple[str, ...]:
                 wanted.append("secretsmanager" if ":secretsmanager:" in str(source) else "ssm")
         if workload.exec:
             wanted.append("ssmmessages")
+    if settings.workers:
+        wanted += ["sqs", "ecs"]
     return tuple(dict.fromkeys(wanted))
 
 

@@ -40,6 +40,8 @@ class WorkloadPlatform:
     clients_security_group_id: the group jobs, workers and one-off tasks join to reach the services' ports.
     stack_secrets: the SSM parameters of `secretValues`, to exist before a task reads them.
     dns_namespace / registry_arns: the private DNS namespace and each service's Cloud Map service.
+    alerts_topic_arn: the alerts topic (known at preview) when `alerts` is set: job state machines and
+    worker alarms publish to it.
     """
 
     context: StackContext
@@ -71,6 +73,7 @@ class WorkloadPlatform:
     stack_secrets: pulumi.Resource | None = None
     dns_namespace: str | None = None
     registry_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    alerts_topic_arn: str | None = None
     task_prerequisites: Sequence[pulumi.Resource] = ()
 
 

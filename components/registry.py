@@ -145,8 +145,9 @@ class ContainerRepository(pulumi.ComponentResource):
         # the same from every machine; the tag is the content hash, so an unchanged context is not pushed.
         self.images[spec.tag] = awsx.ecr.Image(
             f"{self._name}-image-{spec.tag}", repository_url=self.repository.repository_url,
-            context=spec.context, dockerfile=posixpath.join(spec.context, spec.dockerfile),
-            platform=spec.platform, image_tag=spec.tag, opts=self._child)
+            context=spec.context, dockerfile=posixpath.normpath(posixpath.join(spec.context, spec.dockerfile)),
+            platform=spec.platform, image_tag=spec.tag, target=spec.target, args=dict(spec.args) or None,
+            opts=self._child)
 
     def _create_pull_through_cache(self) -> None:
         args, ctx = self._args, self._args.context

@@ -11,7 +11,6 @@ reference, a partition without the cache), are copied into the stack's repositor
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import posixpath
@@ -23,6 +22,7 @@ from components.iam import statement
 from components.image_steps import ImageStep, reference_tag
 from components.naming import physical_name
 from settings import BuildSettings, ImageSettings, Settings, WorkloadSettings
+from settings.dockerignore import dockerignore_patterns, ignored
 from settings.errors import SettingsError
 from settings.images import NO_CACHE_PARTITIONS, ImageReference, Upstream, source_host, upstream_for
 
@@ -50,6 +50,8 @@ class BuildSpec:
     dockerfile: str
     platform: str
     tag: str
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,19 +81,26 @@ class ResolvedImage:
                 statement(self.actions, list(self.repository_arns), sid="PullImage")]
 
 
-def context_hash(directory: Path, dockerfile: str, platform: str) -> str:
+def context_hash(directory: Path, dockerfile: str, platform: str, target: str | None = None,
+                 args: tuple[tuple[str, str], ...] = ()) -> str:
     """A tag from the build context's content: unchanged files keep the tag, any change makes a new one.
 
-    Paths matched by .dockerignore are left out, as Docker leaves them out of the build.
+    Paths matched by .dockerignore are left out, as Docker leaves them out of the build. The target stage and
+    build arguments count too; a Dockerfile outside the context (a derived one) is hashed with the files.
     """
-    ignore = _dockerignore(directory)
+    ignore = dockerignore_patterns(directory)
     digest = hashlib.sha256(f"{dockerfile}\0{platform}\0".encode())
+    if target or args:
+        digest.update(f"{target or ''}\0{sorted(args)}\0".encode())
+    outside = Path(os.path.normpath(directory / dockerfile))  # lexically, as Docker reads a path given to -f
+    if not outside.is_relative_to(Path(os.path.normpath(directory))) and outside.is_file():
+        digest.update(outside.read_bytes() + b"\0")
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for name in sorted(files):
             path = Path(root, name)
             rel = path.relative_to(directory).as_posix()
-            if _ignored(rel, ignore) or "__pycache__" in rel.split("/"):
+            if ignored(rel, ignore) or "__pycache__" in rel.split("/"):
                 continue
             digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -113,19 +122,6 @@ def dockerfile_user(dockerfile: Path) -> str | None:
     return user
 
 
-def _dockerignore(directory: Path) -> list[str]:
-    path = directory / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [line.strip().rstrip("/") for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
-def _ignored(rel: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p + "/*") or rel.startswith(p.lstrip("*/") + "/")
-               for p in patterns if not p.startswith("!"))
-
-
 class ImageResolver:
     """Turns each workload's `image` setting into a URI, execution-role grants and a deploy-time step."""
 
@@ -137,7 +133,7 @@ class ImageResolver:
         self.credentials = settings.repository.credentials
         self.images: dict[str, ResolvedImage] = {}
         self._upstreams: dict[str, Upstream] = {}
-        self._tags: dict[tuple[str, str, str], str] = {}
+        self._tags: dict[tuple[object, ...], str] = {}
         self._check_credentials(settings)
         for kind, items in settings.kinds():
             for i, workload in enumerate(items):
@@ -240,12 +236,14 @@ class ImageResolver:
 
     def _resolve_build(self, build: BuildSettings, arch: str) -> ResolvedImage:
         platform = _PLATFORMS[arch]
-        key = (posixpath.normpath(build.context), build.dockerfile, platform)
+        args = tuple(sorted(build.args.items()))
+        key = (posixpath.normpath(build.context), build.dockerfile, platform, build.target, args)
         if key not in self._tags:  # one hash per build, however many workloads share it
-            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform)
+            self._tags[key] = context_hash(self.base_dir / build.context, build.dockerfile, platform, build.target,
+                                           args)
         tag = self._tags[key]
-        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag)
-        user = dockerfile_user(self.base_dir / build.context / build.dockerfile)
+        spec = BuildSpec(posixpath.normpath(build.context), build.dockerfile, platform, tag, build.target, args)
+        user = dockerfile_user(Path(os.path.normpath(self.base_dir / build.context / build.dockerfile)))
         return ResolvedImage(f"{self.repository_url}:{tag}", (self.repository_arn,), PULL_ACTIONS, spec, user)
 
     def _resolve_uri(self, uri: str, where: str) -> ResolvedImage:

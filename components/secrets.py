@@ -6,6 +6,8 @@ from a `secure:` config value and stays a Pulumi secret (`[secret]` in any previ
 state). Encrypted with the AWS managed key `aws/ssm`, whose key policy already lets principals of
 this account decrypt through SSM, so the execution role needs only `ssm:GetParameters` on the
 parameter (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
+A value over 4 KB (a compose file secret such as a key) goes to the advanced tier, which holds 8 KB
+(https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import pulumi_aws as aws
 
 from components.containers import parameter_name
 from components.context import StackContext
+
+#: The standard tier's largest value; the advanced tier holds 8 KB (settings refuse more).
+STANDARD_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class StackSecrets(pulumi.ComponentResource):
             path = parameter_name(ctx.project, ctx.stack, key)
             self.parameters[key] = aws.ssm.Parameter(
                 f"{name}-{key}", name=path, type="SecureString", value=pulumi.Output.secret(value),
+                tier="Advanced" if len(value.encode()) > STANDARD_MAX_BYTES else "Standard",
                 description=f"secretValues.{key} of {ctx.prefix}", tags={**args.tags, "Name": path},
                 opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"parameterNames": sorted(p for p in (parameter_name(ctx.project, ctx.stack, k)

@@ -5,7 +5,10 @@ stopping old ones and roll back on their own when the new ones fail (circuit bre
 with a port reach each other by name through ECS Service Connect (`<name>:<port>`): every
 service joins the stack's mesh group, and a service's port admits that group and, with
 `loadBalancer`, the service's ALB.
-Autoscaling tracks CPU and/or memory; `pulumi up` then leaves the running count alone.
+Autoscaling tracks CPU, memory and/or requests per task; `pulumi up` then leaves the running count alone.
+ECS deployment alarms (`rollbackOn`, plus a 5xx-rate alarm with a load balancer) roll back a
+deployment whose new tasks start but fail requests
+(AmazonECS/latest/developerguide/deployment-alarm-failure.html).
 """
 
 from __future__ import annotations
@@ -19,9 +22,16 @@ from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from components.mesh import rule_suffix
 from components.migration import before_deploy
+from components.naming import scoped_alarm_name
 from components.platform import WorkloadArgs
 from components.workload import WorkloadParts, create_workload
 from settings import AutoscalingSettings, ServiceSettings
+from settings.patterns import ALARM_ARN
+
+#: The default deployment alarm: more than this % of requests answered 5xx by the targets ...
+ERROR_RATE_PERCENT = 5
+#: ... in 2 of 3 minutes, counting minutes with at least this many requests only.
+MIN_REQUESTS = 10
 
 
 def autoscaling_policies(scaling: AutoscalingSettings) -> list[tuple[str, str, float]]:
@@ -31,7 +41,30 @@ def autoscaling_policies(scaling: AutoscalingSettings) -> list[tuple[str, str, f
         out.append(("cpu", "ECSServiceAverageCPUUtilization", scaling.cpu_target))
     if scaling.memory_target is not None:
         out.append(("memory", "ECSServiceAverageMemoryUtilization", scaling.memory_target))
+    if scaling.requests_per_target is not None:
+        out.append(("requests", "ALBRequestCountPerTarget", scaling.requests_per_target))
     return out
+
+
+def deployment_alarm_names(svc: ServiceSettings, default_alarm: str | None) -> list[str]:
+    """The names ECS watches during a deployment: `rollbackOn.alarms` (ARNs as names) and the default alarm."""
+    alarms = svc.rollback_on.alarms if svc.rollback_on else []
+    given = [m.group(2) if (m := ALARM_ARN.match(a)) else a for a in alarms]
+    return list(dict.fromkeys([*([default_alarm] if default_alarm else []), *given]))
+
+
+def error_rate_queries(load_balancer: pulumi.Input[str], target_group: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """% of the target group's requests its targets answered 5xx, for minutes with MIN_REQUESTS or more."""
+    dims = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+
+    def metric(query_id: str, name: str) -> dict[str, Any]:
+        return {"id": query_id, "return_data": False, "metric": {
+            "metric_name": name, "namespace": "AWS/ApplicationELB", "period": 60, "stat": "Sum", "dimensions": dims}}
+
+    return [metric("errors", "HTTPCode_Target_5XX_Count"), metric("requests", "RequestCount"),
+            {"id": "rate",
+             "expression": f"IF(FILL(requests, 0) >= {MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
+             "label": "target 5xx responses, % of requests", "return_data": True}]
 
 
 class FargateService(pulumi.ComponentResource):
@@ -57,6 +90,7 @@ class FargateService(pulumi.ComponentResource):
         if self._settings.load_balancer is not None and self._settings.primary_port is not None:
             self.load_balancer = self._create_load_balancer()
         self._admit_mesh()
+        self.deployment_alarm = self._create_error_rate_alarm() if self.load_balancer is not None else None
         self.service = self._create_service()
         if self._settings.autoscaling is not None:
             self._create_autoscaling(self._settings.autoscaling)
@@ -102,6 +136,19 @@ class FargateService(pulumi.ComponentResource):
                     to_port=spec.port, referenced_security_group_id=group, description=who,
                     opts=child)
 
+    def _create_error_rate_alarm(self) -> aws.cloudwatch.MetricAlarm:
+        """The default deployment alarm: the targets answer more than ERROR_RATE_PERCENT % 5xx."""
+        args, lb = self._args, self.load_balancer
+        assert lb is not None
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-5xx", name=scoped_alarm_name(args.context.prefix, args.name, "5xx"),
+            alarm_description=f"service {args.name}: over {ERROR_RATE_PERCENT}% of requests answered 5xx (deployments "
+                              "roll back on it)",
+            metric_queries=error_rate_queries(lb.load_balancer.arn_suffix, lb.target_group.arn_suffix),
+            evaluation_periods=3, datapoints_to_alarm=2, threshold=ERROR_RATE_PERCENT,
+            comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            tags={**args.tags, "workload": args.name}, opts=pulumi.ResourceOptions(parent=self))
+
     def _service_connect(self) -> dict[str, Any] | None:
         namespace = self._platform.namespace_arn
         if namespace is None:
@@ -140,7 +187,10 @@ class FargateService(pulumi.ComponentResource):
         # With autoscaling the running count belongs to the scaler: `pulumi up` must not reset it.
         ignore = ["desiredCount"] if svc.autoscaling is not None else None
         # The cluster (with its capacity providers) exists first and goes last on destroy.
-        depends = [r for r in (self.load_balancer, self._platform.cluster, self.migration) if r is not None]
+        depends = [r for r in (self.load_balancer, self._platform.cluster, self.deployment_alarm, self.migration)
+                   if r is not None]
+        default = scoped_alarm_name(args.context.prefix, args.name, "5xx") if self.deployment_alarm else None
+        alarms = deployment_alarm_names(svc, default)
         groups = [self.parts.security_group.id]
         if self._platform.mesh_security_group_id is not None:
             groups.append(self._platform.mesh_security_group_id)
@@ -149,6 +199,7 @@ class FargateService(pulumi.ComponentResource):
             task_definition=self.parts.task_definition.arn, desired_count=svc.desired_count,
             capacity_provider_strategies=strategy, platform_version="LATEST",
             deployment_circuit_breaker={"enable": True, "rollback": True},
+            alarms={"alarm_names": alarms, "enable": True, "rollback": True} if alarms else None,
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             network_configuration={"subnets": list(self._platform.subnet_ids), "assign_public_ip": False,
                                    "security_groups": groups},
@@ -170,11 +221,16 @@ class FargateService(pulumi.ComponentResource):
             tags={**args.tags, "workload": args.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]))
         for suffix, metric, value in autoscaling_policies(scaling):
+            spec: dict[str, Any] = {"predefined_metric_type": metric}
+            if metric == "ALBRequestCountPerTarget" and self.load_balancer is not None:
+                # app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id> (API_PredefinedMetricSpecification.html)
+                spec["resource_label"] = pulumi.Output.concat(self.load_balancer.load_balancer.arn_suffix, "/",
+                                                              self.load_balancer.target_group.arn_suffix)
             aws.appautoscaling.Policy(
                 f"{self._name}-scale-{suffix}", name=f"{args.family}-{suffix}", policy_type="TargetTrackingScaling",
                 service_namespace=target.service_namespace, scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration={
-                    "target_value": value, "predefined_metric_specification": {"predefined_metric_type": metric},
+                    "target_value": value, "predefined_metric_specification": spec,
                     "scale_in_cooldown": scaling.scale_in_cooldown, "scale_out_cooldown": scaling.scale_out_cooldown},
                 opts=child)

@@ -46,7 +46,7 @@ class WorkloadParts:
                 "securityGroupId": self.security_group.id, "logGroupName": args.log_group_name,
                 "logStreamPrefix": args.name, "subnetIds": list(args.platform.subnet_ids),
                 "capacityProviderStrategy": self.capacity_provider_strategy,
-                "scheduleArn": None, "serviceName": None, "url": None,
+                "scheduleArn": None, "serviceName": None, "url": None, "stateMachineArn": None,
                 # Added after the first release (additive): what tools.exec and tools.doctor read.
                 "exec": args.workload.exec,
                 "securityGroupIds": [self.security_group.id, *args.security_group_ids], "dnsName": None}

@@ -9,6 +9,7 @@ expressions in settings/schedules.py. Components import the names below from her
 
 from settings.base import EXTRA_ENDPOINTS, FARGATE_MEMORY, RETENTION_DAYS, partition_of
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError
+from settings.images import BuildSettings, ImageSettings
 from settings.model import NAMESPACE, Settings
 from settings.source import read_namespace
 from settings.stack import (
@@ -21,15 +22,15 @@ from settings.stack import (
     OutputBucketSettings,
     RepositorySettings,
 )
+from settings.workers import WorkerScaling, WorkerSettings
 from settings.workloads import (
     AutoscalingSettings,
-    BuildSettings,
     CapacityMix,
     EgressRule,
     HealthCheckSettings,
-    ImageSettings,
     JobSettings,
     LoadBalancerSettings,
+    RollbackSettings,
     ServiceSettings,
     WorkloadSettings,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "EXTRA_ENDPOINTS", "FARGATE_MEMORY", "NAMESPACE", "OFFLINE_SECRET", "RETENTION_DAYS", "AlertsSettings",
     "AutoscalingSettings", "BuildSettings", "CapacityMix", "ComposeSettings", "CostSettings", "EgressRule",
     "ExistingNetwork", "HealthCheckSettings", "ImageSettings", "JobSettings", "LoadBalancerSettings",
-    "LogsSettings", "NetworkSettings", "OutputBucketSettings", "RepositorySettings", "ServiceSettings",
-    "SettingError", "Settings", "SettingsError", "WorkloadSettings", "partition_of", "read_namespace",
+    "LogsSettings", "NetworkSettings", "OutputBucketSettings", "RepositorySettings", "RollbackSettings",
+    "ServiceSettings", "SettingError", "Settings", "SettingsError", "WorkerScaling", "WorkerSettings",
+    "WorkloadSettings", "partition_of", "read_namespace",
 ]

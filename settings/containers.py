@@ -15,10 +15,11 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from settings.base import EnvValue, Model, Port, check_unique, shown
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.errors import key_path as key_text
-from settings.patterns import ABS_PATH, ENV_NAME, PORT_NAME, SECRET_ARN, SSM_ARN, STACK_KEY, WORKLOAD_NAME
+from settings.patterns import ABS_PATH, ENV_NAME, ENV_VAR_NAME, PORT_NAME, SECRET_ARN, SSM_ARN, STACK_KEY, WORKLOAD_NAME
 
 if TYPE_CHECKING:  # resolved by rebuild(), called from settings/workloads.py
-    from settings.workloads import HealthCheckSettings, ImageSettings
+    from settings.images import ImageSettings
+    from settings.workloads import HealthCheckSettings
 
 
 #: `json_schema_extra` of a list of containers: the README lists their keys in a table of their own.
@@ -61,6 +62,25 @@ class StackSecretRef(Model):
 
 SecretSource = str | StackSecretRef
 
+
+class LimitSettings(Model):
+    """A soft and a hard limit."""
+
+    soft: int = Field(ge=0, le=1048576, description="the soft limit")
+    hard: int = Field(ge=0, le=1048576, description="the hard limit (at least `soft`)")
+
+    @model_validator(mode="after")
+    def _order(self) -> LimitSettings:
+        if self.hard < self.soft:
+            raise SettingError("hard", f"{self.hard} is less than soft ({self.soft})")
+        return self
+
+
+class UlimitSettings(Model):
+    """`ulimits`: Fargate overrides only `nofile` (API_Ulimit), so only it is taken."""
+
+    nofile: LimitSettings = Field(description="open files (Fargate's default: 65535 soft and hard)")
+
 #: Container cpu units and memory (MiB) reserved for a sidecar or init container, within the task's size.
 CpuReservation = Annotated[int | None, Field(None, ge=0, le=16384, json_schema_extra=shown("none reserved"),
                                              description="cpu units reserved for it, within the task's `cpu`")]
@@ -81,7 +101,7 @@ class ContainerSettings(Model):
     user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
                              json_schema_extra=shown("the Dockerfile's `USER` for built images"),
                              description="`user` or `user:group` the container runs as")
-    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
+    environment: dict[Annotated[str, Field(pattern=ENV_VAR_NAME)], EnvValue] = Field({}, description=(
         "plain variables (numbers and booleans become strings); `OUTPUT_BUCKET` is set for you"))
     secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], SecretSource] = Field({}, description=(
         "`NAME: <ARN>` of a Secrets Manager secret or SSM parameter, or `NAME: {stackSecret: KEY}` (a value of "
@@ -92,6 +112,14 @@ class ContainerSettings(Model):
         "one volume they share"))
     readonly_root_filesystem: bool = Field(True, description="the container's root filesystem is read-only")
     mounts: list[MountSettings] = Field([], description="stack `volumes` (EFS) mounted in the container, each")
+    working_directory: str | None = Field(None, pattern=ABS_PATH, json_schema_extra=shown("the image's WORKDIR"),
+                                          description="the directory the command runs in")
+    init_process_enabled: bool = Field(False, description=(
+        "run an init process that forwards signals and reaps zombies (`docker run --init`)"))
+    stop_timeout: int | None = Field(None, ge=1, le=120, json_schema_extra=shown("30"), description=(
+        "seconds ECS waits after SIGTERM before it kills the container (Fargate: at most 120)"))
+    ulimits: UlimitSettings | None = Field(None, json_schema_extra=shown("Fargate's"), description=(
+        "`{nofile: {soft, hard}}`"))
 
     @field_validator("secrets")
     @classmethod

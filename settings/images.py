@@ -5,15 +5,24 @@ first component with a dot or a port names the registry, else Docker Hub, whose 
 under `library/`). `UPSTREAMS`/`upstream_for` list the upstream registries ECR can cache, with the
 credential each needs (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html;
 upstream URLs from the CreatePullThroughCacheRule API reference). `image_setting` turns any reference
-into the `image` setting a stack should use (the docker-compose importer reuses it).
+into the `image` setting a stack should use (the docker-compose importer reuses it). `ImageSettings`
+is the `image` setting itself (and `BuildSettings` its `build`), validated with these.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from settings.base import EnvValue, Model, shown
+from settings.errors import SettingError
+from settings.patterns import ENV_NAME, PRIVATE_ECR_URI
 
 #: A Docker path component (lowercase, separators `.`, `_`, `__`, `-`...), as the distribution spec has it.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -156,3 +165,120 @@ def image_setting(reference: str, *, credentials: Collection[str] = (), partitio
     if ref.floating:
         setting["pinAtDeploy"] = True
     return setting
+
+
+class BuildSettings(Model):
+    """`image.build` in its long form; the short form is the context directory alone."""
+
+    context: str = Field(description="the build context, relative to the project")
+    dockerfile: str = Field("Dockerfile", description="the Dockerfile, relative to the context")
+    target: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", json_schema_extra=shown("the last stage"),
+                               description="the stage of a multi-stage Dockerfile to build")
+    args: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field({}, description=(
+        "build arguments (`--build-arg`); part of the image's tag"))
+
+
+class ImageSettings(Model):
+    """`image`: exactly one of build, uri, public, mirror; pinAtDeploy for untagged or `latest` references."""
+
+    build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
+    uri: str | None = Field(None, description=(
+        "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
+    public: str | None = Field(None, description=(
+        "`<registry>/<name>:<tag>` (or `@sha256:...`, or both) from " + supported_hosts() + ", through the "
+        "stack's pull-through cache, fetched at deploy; Docker Hub, ghcr.io, registry.gitlab.com and Azure need "
+        "`repository.upstreamCredentials`"))
+    mirror: str | None = Field(None, description=(
+        "any registry's `<registry>/<name>:<tag>` (or `@sha256:...`): copied into the stack's repository at "
+        "deploy"))
+    pin_at_deploy: bool = Field(False, description=(
+        "accept an untagged or `latest` `public`/`mirror` reference: the task uses the digest found at deploy"))
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _short_build(cls, value: Any) -> Any:
+        return {"context": value} if isinstance(value, str) else value
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        first = value.split("/")[0]
+        # Docker's rule: the first component names a registry only if it has a dot or a port.
+        no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
+        if no_registry or not PRIVATE_ECR_URI.match(value) and ".dkr.ecr." not in first:
+            raise ValueError("a task with no internet route cannot pull it; use image.public (through the ECR "
+                             "pull-through cache) or image.mirror (copied into the stack's repository)")
+        m = PRIVATE_ECR_URI.match(value)
+        if not m:
+            raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
+                             "or @sha256:<digest>, the only registry a private task can reach")
+        if m.group(4) is None and m.group(5) is None:
+            raise ValueError("give a tag or a digest; an untagged image means latest")
+        if m.group(4) == "latest":
+            raise ValueError("'latest' is mutable and the repository's tags are immutable; pin a tag or digest")
+        return value
+
+    @field_validator("public")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "/" not in value or not ("." in value.split("/")[0] or ":" in value.split("/")[0]):
+            raise ValueError(f"name the registry, e.g. docker.io/library/nginx:1.27; public takes {supported_hosts()}")
+        ref = parse_reference(value)
+        upstream = upstream_for(ref.host)
+        if upstream is None:
+            raise ValueError(f"ECR's pull-through cache does not support {ref.host} (it supports "
+                             f"{supported_hosts()}); use image.mirror to copy the image into the stack's repository")
+        if ref.host == "public.ecr.aws" and "/" not in ref.path:
+            raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
+        if not ECR_NAME.match(ref.path):
+            raise ValueError(f"the repository {ref.path!r} cannot be an ECR repository name ('__' and '--' are not "
+                             "allowed); use image.mirror")
+        return value
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None:
+            ref = parse_reference(value)
+            if PRIVATE_ECR_URI.match(str(ref).split("@")[0]) or ".dkr.ecr." in ref.host:
+                raise ValueError("already in ECR; use image.uri for an image of this account and region")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
+        given = [k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of build, uri, public, mirror (got {', '.join(given) or 'none'})")
+        reference = self.public or self.mirror
+        if self.pin_at_deploy and reference is None:
+            raise SettingError("pinAtDeploy", f"only for public and mirror images (this one is {given[0]})")
+        if reference is not None and parse_reference(reference).floating and not self.pin_at_deploy:
+            key = "public" if self.public else "mirror"
+            what = "'latest'" if parse_reference(reference).tag else "an untagged image (that means latest)"
+            raise SettingError(key, f"{reference!r} is {what}, which changes under you; give a tag or a digest, "
+                                    "or set pinAtDeploy: true to use the digest latest has at deploy")
+        base = (info.context or {}).get("base_dir")
+        if self.build is not None and base is not None:
+            context = Path(base, self.build.context)
+            if not context.is_dir():
+                raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
+                                                         "(paths are relative to the project directory)")
+            if not Path(os.path.normpath(context / self.build.dockerfile)).is_file():  # `..` read lexically
+                raise SettingError(("build", "dockerfile"),
+                                   f"{self.build.dockerfile!r} not found in {self.build.context!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Which of build, uri, public, mirror is set."""
+        return next(k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None)
+
+    @property
+    def reference(self) -> ImageReference | None:
+        """The parsed `public` or `mirror` reference."""
+        text = self.public or self.mirror
+        return parse_reference(text) if text else None

@@ -25,10 +25,11 @@ from pydantic import (
 
 from settings import compose
 from settings.base import Model, partition_of, scalar_to_str
+from settings.compose.check import check_generated, credential_keys
 from settings.deploy import check_before_deploy
 from settings.errors import OFFLINE_SECRET, SettingError, SettingsError, key_path, problems_from
 from settings.images import CACHE_PREFIX_MAX, ECR_NAME_MAX, NO_CACHE_PARTITIONS, upstream_for
-from settings.patterns import PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
+from settings.patterns import ALARM_ARN, PRIVATE_ECR_URI, STACK_KEY, TAG_KEY
 from settings.source import read_namespace
 from settings.stack import (
     AlertsSettings,
@@ -41,12 +42,21 @@ from settings.stack import (
     default_dns_namespace,
 )
 from settings.volumes import VolumeSettings, check_references, check_secret_values, secret_value_shape
+from settings.workers import WorkerSettings
 from settings.workloads import JobSettings, ServiceSettings, WorkloadSettings
 
 NAMESPACE = "private-fargate"
 #: Workload names the stack uses for something of its own that a workload's name would collide with.
 RESERVED_NAMES = {"exec": "the cluster's ECS Exec session log group is /ecs/<project>/<stack>/exec",
                   "doctor": "tools.doctor --probe registers the task definition family <project>-<stack>-doctor"}
+
+
+def _namespace(data: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """The private DNS namespace the stack will have (before the settings are validated)."""
+    network = data.get("network") if isinstance(data.get("network"), dict) else {}
+    given = network.get("dnsNamespace") if network else None
+    return str(given) if given else default_dns_namespace(ctx.get("project") or "private-fargate",
+                                                          ctx.get("stack") or "dev")
 
 
 class Settings(Model):
@@ -64,6 +74,8 @@ class Settings(Model):
     cost: CostSettings = Field(CostSettings(), description="usage assumptions of the cost estimate")
     services: list[ServiceSettings] = Field([], description="long-running workloads (keys below)")
     jobs: list[JobSettings] = Field([], description="scheduled or on-demand tasks (keys below)")
+    workers: list[WorkerSettings] = Field([], description=(
+        "services that drain an SQS queue the stack creates, scaled on its backlog from zero (keys below)"))
     compose: ComposeSettings | None = Field(None, description="workloads from a docker-compose file")
     alerts: AlertsSettings | None = Field(None, description=(
         "failed jobs, rolled-back deployments, missed runs, thin services"))
@@ -78,23 +90,46 @@ class Settings(Model):
     _region: str = PrivateAttr("us-east-1")
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
     _notes: tuple[str, ...] = PrivateAttr(())
+    _compose_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+    _compose_origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _expand_compose(cls, data: Any, info: ValidationInfo) -> Any:
-        """Merge the compose file's workloads into services and jobs before anything is validated."""
+        """Merge the compose project's workloads, volumes and secrets in before anything is validated."""
         if not isinstance(data, dict) or not isinstance(data.get("compose"), dict):
             return data
         ctx = info.context if info.context is not None else {}
-        spec = ComposeSettings.model_validate(data["compose"], context=ctx)
-        base = Path(ctx.get("base_dir") or Path.cwd())
         try:
-            services, jobs, notes = compose.load(spec.model_dump(), base)
+            spec = ComposeSettings.model_validate(data["compose"], context=ctx)
+        except ValidationError as exc:
+            raise SettingsError([f"compose{'' if line.startswith(':') else '.'}{line}"
+                                 for line in problems_from(exc, ComposeSettings)]) from None
+        base = Path(ctx.get("base_dir") or Path.cwd())
+        shown = ", ".join(spec.paths)
+        try:
+            result = compose.load({**spec.model_dump(by_alias=True), "files": spec.paths}, base,
+                                  credentials=credential_keys(data.get("repository")),
+                                  partition=partition_of(ctx.get("region") or "us-east-1"),
+                                  namespace=_namespace(data, ctx),
+                                  explicit_volumes=frozenset(data.get("volumes") or {}))
         except compose.ComposeError as exc:
-            raise SettingError("compose", f"{spec.file}: {exc}") from None
+            raise SettingsError([f"compose: {shown}: {line}" for line in str(exc).splitlines()]) from None
+        notes = result.report_lines()
         data = dict(data)
-        data["services"] = compose.merge(services, list(data.get("services") or []), "service", notes)
-        data["jobs"] = compose.merge(jobs, list(data.get("jobs") or []), "job", notes)
+        data["services"] = compose.merge(result.services, list(data.get("services") or []), "service", notes)
+        data["jobs"] = compose.merge(result.jobs, list(data.get("jobs") or []), "job", notes)
+        check_generated(result, data["services"], data["jobs"], ctx, shown)
+        explicit = dict(data.get("volumes") or {})
+        for key in sorted(set(result.volumes) & set(explicit)):
+            notes.append(f"compose: volume {key!r} is also in the settings' volumes, which win")
+        data["volumes"] = {**result.volumes, **explicit}
+        clash = sorted(set(result.secret_values) & set(data.get("secretValues") or {}))
+        if clash:
+            raise SettingsError([f"compose: {shown}: secretValues.{clash[0]}: the compose secret stored under this "
+                                 "key clashes with a key of secretValues; rename that key"])
+        ctx["compose_secret_values"] = result.secret_values
+        ctx["compose_origins"] = result.origins
         ctx.setdefault("notes", []).extend(notes)
         return data
 
@@ -118,8 +153,11 @@ class Settings(Model):
             if ctx.get(attr):
                 setattr(self, f"_{attr}", ctx[attr])
         self._secret_keys = frozenset(ctx.get("secret_keys", ()))
+        self._compose_secrets = dict(ctx.get("compose_secret_values") or {})
+        self._compose_origins = dict(ctx.get("compose_origins") or {})
         self._check_names()
         self._check_services()
+        self._check_rollback_alarms()
         image_notes = self._check_images()
         self._check_secret_regions()
         check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
@@ -131,9 +169,14 @@ class Settings(Model):
         self._notes = (*ctx.get("notes", ()), *image_notes, *self._workload_notes(), *volume_notes)
         return self
 
+    def _where(self, kind: str, index: int, workload: WorkloadSettings) -> str:
+        """How a note names a workload: its compose service when it came from one, else its entry."""
+        origin = self._compose_origins.get(workload.name)
+        return f"compose: services.{origin}" if origin else f"{kind}[{index}] ({workload.name})"
+
     def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
-        return [("services", list(self.services)), ("jobs", list(self.jobs))]
+        return [("services", list(self.services)), ("jobs", list(self.jobs)), ("workers", list(self.workers))]
 
     def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """(settings key, entries) of every workload kind, for code that handles each workload alike."""
@@ -158,7 +201,7 @@ class Settings(Model):
         notes = []
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                where = f"{kind}[{i}] ({w.name})"
+                where = self._where(kind, i, w)
                 if w.exec and w.readonly_root_filesystem:
                     notes.append(f"{where}: exec is on, so its root filesystem is writable: AWS documents a read-only "
                                  "root as unsupported with ECS Exec (the agent writes to it); "
@@ -190,6 +233,21 @@ class Settings(Model):
                                    "internet-facing is not supported with network.existing (no public subnets "
                                    "are created in an existing VPC); use internal")
 
+    def _check_rollback_alarms(self) -> None:
+        """ECS deployment alarms are alarms of this stack (by name) or of this region (by ARN)."""
+        prefix = f"{self._project}-{self._stack}-"
+        for i, svc in enumerate(self.services):
+            for j, alarm in enumerate(svc.rollback_on.alarms if svc.rollback_on else []):
+                where = ("services", i, "rollbackOn", "alarms", j)
+                arn = ALARM_ARN.match(alarm)
+                if arn is not None and arn.group(1) != self._region:
+                    raise SettingError(where, f"the alarm is in {arn.group(1)} but the stack is in {self._region}; "
+                                              "ECS reads deployment alarms of its own region")
+                if arn is None and not alarm.startswith(prefix):
+                    raise SettingError(where, f"{alarm!r} is not an alarm of this stack (names start with {prefix!r}); "
+                                              "give another alarm by its ARN (arn:aws:cloudwatch:<region>:<account>:"
+                                              "alarm:<name>)")
+
     def _check_images(self) -> list[str]:
         partition = partition_of(self._region)
         credentials = self.repository.credentials
@@ -208,7 +266,8 @@ class Settings(Model):
             for i, w in enumerate(items):
                 for path, container in w.containers:
                     img = container.image
-                    where = key_path((kind, i, *path, "image"))
+                    where = (f"{self._where(kind, i, w)}: " + key_path((*path, "image"))
+                             if w.name in self._compose_origins else key_path((kind, i, *path, "image")))
                     ref = img.reference
                     if img.public and ref is not None:
                         upstream = upstream_for(ref.host)
@@ -276,6 +335,12 @@ class Settings(Model):
         return self._notes
 
     @property
+    def stack_secret_values(self) -> dict[str, str]:
+        """Every value the stack stores as an SSM parameter: `secretValues` and the compose project's secrets
+        (`file`/`environment` secrets, read at load and kept secret by the component)."""
+        return {**self._compose_secrets, **self.secret_values}
+
+    @property
     def secret_keys(self) -> frozenset[str]:
         """Top-level keys whose values were given as `secure:`."""
         return self._secret_keys
@@ -287,8 +352,8 @@ class Settings(Model):
 
     @property
     def workloads(self) -> list[WorkloadSettings]:
-        """Services then jobs."""
-        return [*self.services, *self.jobs]
+        """Services, jobs, then workers."""
+        return [*self.services, *self.jobs, *self.workers]
 
     @property
     def dns_namespace(self) -> str:

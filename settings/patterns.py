@@ -14,11 +14,14 @@ KMS_KEY_ARN = re.compile(ARN_HEAD + r":kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za
 SECRET_ARN = re.compile(ARN_HEAD + r":secretsmanager:([a-z0-9-]+):\d{12}:secret:([A-Za-z0-9/_+=.@-]+)"
                          r"(?::[^:]*:[^:]*:[^:]*)?$")
 SSM_ARN = re.compile(ARN_HEAD + r":ssm:([a-z0-9-]+):\d{12}:parameter/[A-Za-z0-9/_.-]+$")
+ALARM_ARN = re.compile(ARN_HEAD + r":cloudwatch:([a-z0-9-]+):\d{12}:alarm:(.{1,255})$")
 ACM_ARN = re.compile(ARN_HEAD + r":acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 PRIVATE_ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(" + ECR_REPO_NAME + r")"
     r"(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))?$")
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A plain variable's name may also hold '.' and '-' (Elasticsearch reads `discovery.type`); ECS and Docker take it.
+ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 WORKLOAD_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 SG_ID = r"^sg-[0-9a-f]{8,17}$"
 VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
@@ -46,6 +49,7 @@ PATTERN_HELP: dict[str, str] = {
     "^" + ECR_REPO_NAME + "$": "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/' "
                                 "(2 to 256 characters)",
     ENV_NAME: "an environment variable name: letters, digits and '_', not starting with a digit",
+    ENV_VAR_NAME: "an environment variable name: letters, digits, '_', '.' and '-', starting with a letter or '_'",
     WORKLOAD_NAME: "lowercase letters, digits and '-', 1 to 40 characters, starting and ending with a "
                     "letter or digit",
     SG_ID: "a security group id (sg-0123456789abcdef0)",

@@ -19,6 +19,7 @@ from settings.base import (
     check_unique,
     shown,
 )
+from settings.containers import StackSecretRef
 from settings.errors import OFFLINE_SECRET, SettingError
 from settings.patterns import (
     AZ_NAME_OR_ID,
@@ -28,6 +29,7 @@ from settings.patterns import (
     RTB_ID,
     SECRET_ARN,
     SNS_TOPIC_ARN,
+    SSM_ARN,
     SUBNET_ID,
     VPC_ID,
 )
@@ -232,6 +234,10 @@ class CostSettings(Model):
     upstream_image_gb: float = Field(0.5, ge=0, description=(
         "ECR storage assumed per image cached or mirrored at deploy (every platform of it is stored)"))
     efs_storage_gb: float = Field(1, ge=0, description="EFS storage assumed by the estimate (with `volumes` only)")
+    worker_messages_per_month: float = Field(100_000, ge=0, description=(
+        "messages each worker receives a month, assumed by the estimate (SQS requests, busy task time)"))
+    worker_seconds_per_message: float = Field(1, ge=0, description=(
+        "task seconds one message takes, assumed by the estimate"))
 
 
 def default_dns_namespace(project: str, stack: str) -> str:
@@ -242,11 +248,39 @@ def default_dns_namespace(project: str, stack: str) -> str:
 
 
 class ComposeSettings(Model):
-    """`compose`: workloads from a docker-compose file (settings/compose.py maps them)."""
+    """`compose`: workloads from docker-compose files (settings/compose/ maps them)."""
 
-    file: str = Field(min_length=1, description="the compose file, relative to the project")
+    file: str | None = Field(None, min_length=1, json_schema_extra=shown("none"), description=(
+        "the compose file, relative to the project (or `files`)"))
+    files: list[Annotated[str, Field(min_length=1)]] = Field([], description=(
+        "several compose files layered like `docker compose -f a.yml -f b.yml` (merged in order)"))
+    profiles: list[str] = Field([], description=(
+        "compose profiles to enable (as `--profile`); services in other profiles are left out; `*` enables all"))
     jobs: list[str] = Field([], description="compose services that become jobs; the others become services")
-    secrets: dict[str, str] = Field({}, description="compose secret name -> ARN of a secret or SSM parameter")
+    secrets: dict[str, str | StackSecretRef] = Field({}, description=(
+        "compose secret name -> ARN of a Secrets Manager secret or SSM parameter, or `{stackSecret: KEY}`; "
+        "required for `external` secrets, and wins over `file`/`environment`"))
+
+    @field_validator("secrets")
+    @classmethod
+    def _arns(cls, value: dict[str, str | StackSecretRef]) -> dict[str, str | StackSecretRef]:
+        for name, source in value.items():
+            if isinstance(source, str) and source != OFFLINE_SECRET and not (
+                    SECRET_ARN.match(source) or SSM_ARN.match(source)):
+                raise SettingError(name, f"{source!r} is not valid; expected the ARN of a Secrets Manager secret, an "
+                                         "SSM parameter, or {stackSecret: KEY}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ComposeSettings:
+        if (self.file is None) == (not self.files):
+            raise ValueError("give exactly one of file and files")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        """The compose files in order."""
+        return list(self.files) or [str(self.file)]
 
 
 class AlertsSettings(Model):

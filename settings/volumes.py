@@ -84,10 +84,10 @@ def check_references(settings: Any) -> list[str]:
                     mounted.add(mount.volume)
                 for name, source in container.secrets.items():
                     key = getattr(source, "stack_secret", None)
-                    if key is not None and key not in settings.secret_values:
+                    if key is not None and key not in settings.stack_secret_values:
                         raise SettingError((*where, "secrets", name, "stackSecret"),
                                            f"{key!r} is not a key of secretValues; keys: "
-                                           f"{', '.join(sorted(settings.secret_values)) or 'none'}")
+                                           f"{', '.join(sorted(settings.stack_secret_values)) or 'none'}")
                 for path_text in container.writable_paths:
                     if volume_name(path_text).startswith(EFS_VOLUME_PREFIX):
                         raise SettingError((*where, "writablePaths"),

@@ -1,17 +1,16 @@
 """Settings of one workload: `services[]` and `jobs[]` entries and the objects they contain.
 
 The container keys (the main container is the workload entry itself), sidecars, init containers,
-ports and mounts are in settings/containers.py.
+ports and mounts are in settings/containers.py; the `image` setting in settings/images.py.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import zoneinfo
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from settings.base import FARGATE_MEMORY, Model, Port, check_key_arns, check_unique, shown
 from settings.containers import (
@@ -27,122 +26,9 @@ from settings.containers import (
 )
 from settings.deploy import BeforeDeploySettings
 from settings.errors import OFFLINE_SECRET, SettingError
-from settings.images import ECR_NAME, ImageReference, parse_reference, supported_hosts, upstream_for
-from settings.patterns import ACM_ARN, PRIVATE_ECR_URI, SG_ID, URL_PATH, WORKLOAD_NAME
+from settings.images import ImageSettings
+from settings.patterns import ACM_ARN, ALARM_ARN, SG_ID, URL_PATH, WORKLOAD_NAME
 from settings.schedules import parse_schedule
-
-
-class BuildSettings(Model):
-    """`image.build` in its long form; the short form is the context directory alone."""
-
-    context: str = Field(description="the build context, relative to the project")
-    dockerfile: str = Field("Dockerfile", description="the Dockerfile, relative to the context")
-
-
-class ImageSettings(Model):
-    """`image`: exactly one of build, uri, public, mirror; pinAtDeploy for untagged or `latest` references."""
-
-    build: BuildSettings | None = Field(None, description="`DIR` or `{context, dockerfile}`: built and pushed here")
-    uri: str | None = Field(None, description=(
-        "`<account>.dkr.ecr.<region>.amazonaws.com/repo:tag` or `@sha256:...` (this account and region)"))
-    public: str | None = Field(None, description=(
-        "`<registry>/<name>:<tag>` (or `@sha256:...`, or both) from " + supported_hosts() + ", through the "
-        "stack's pull-through cache, fetched at deploy; Docker Hub, ghcr.io, registry.gitlab.com and Azure need "
-        "`repository.upstreamCredentials`"))
-    mirror: str | None = Field(None, description=(
-        "any registry's `<registry>/<name>:<tag>` (or `@sha256:...`): copied into the stack's repository at "
-        "deploy"))
-    pin_at_deploy: bool = Field(False, description=(
-        "accept an untagged or `latest` `public`/`mirror` reference: the task uses the digest found at deploy"))
-
-    @field_validator("build", mode="before")
-    @classmethod
-    def _short_build(cls, value: Any) -> Any:
-        return {"context": value} if isinstance(value, str) else value
-
-    @field_validator("uri")
-    @classmethod
-    def _uri(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        first = value.split("/")[0]
-        # Docker's rule: the first component names a registry only if it has a dot or a port.
-        no_registry = "/" not in value or not ("." in first or ":" in first or first == "localhost")
-        if no_registry or not PRIVATE_ECR_URI.match(value) and ".dkr.ecr." not in first:
-            raise ValueError("a task with no internet route cannot pull it; use image.public (through the ECR "
-                             "pull-through cache) or image.mirror (copied into the stack's repository)")
-        m = PRIVATE_ECR_URI.match(value)
-        if not m:
-            raise ValueError("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
-                             "or @sha256:<digest>, the only registry a private task can reach")
-        if m.group(4) is None and m.group(5) is None:
-            raise ValueError("give a tag or a digest; an untagged image means latest")
-        if m.group(4) == "latest":
-            raise ValueError("'latest' is mutable and the repository's tags are immutable; pin a tag or digest")
-        return value
-
-    @field_validator("public")
-    @classmethod
-    def _public(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if "/" not in value or not ("." in value.split("/")[0] or ":" in value.split("/")[0]):
-            raise ValueError(f"name the registry, e.g. docker.io/library/nginx:1.27; public takes {supported_hosts()}")
-        ref = parse_reference(value)
-        upstream = upstream_for(ref.host)
-        if upstream is None:
-            raise ValueError(f"ECR's pull-through cache does not support {ref.host} (it supports "
-                             f"{supported_hosts()}); use image.mirror to copy the image into the stack's repository")
-        if ref.host == "public.ecr.aws" and "/" not in ref.path:
-            raise ValueError("public.ecr.aws images are public.ecr.aws/<alias>/<name>:<tag>")
-        if not ECR_NAME.match(ref.path):
-            raise ValueError(f"the repository {ref.path!r} cannot be an ECR repository name ('__' and '--' are not "
-                             "allowed); use image.mirror")
-        return value
-
-    @field_validator("mirror")
-    @classmethod
-    def _mirror(cls, value: str | None) -> str | None:
-        if value is not None:
-            ref = parse_reference(value)
-            if PRIVATE_ECR_URI.match(str(ref).split("@")[0]) or ".dkr.ecr." in ref.host:
-                raise ValueError("already in ECR; use image.uri for an image of this account and region")
-        return value
-
-    @model_validator(mode="after")
-    def _exactly_one(self, info: ValidationInfo) -> ImageSettings:
-        given = [k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of build, uri, public, mirror (got {', '.join(given) or 'none'})")
-        reference = self.public or self.mirror
-        if self.pin_at_deploy and reference is None:
-            raise SettingError("pinAtDeploy", f"only for public and mirror images (this one is {given[0]})")
-        if reference is not None and parse_reference(reference).floating and not self.pin_at_deploy:
-            key = "public" if self.public else "mirror"
-            what = "'latest'" if parse_reference(reference).tag else "an untagged image (that means latest)"
-            raise SettingError(key, f"{reference!r} is {what}, which changes under you; give a tag or a digest, "
-                                    "or set pinAtDeploy: true to use the digest latest has at deploy")
-        base = (info.context or {}).get("base_dir")
-        if self.build is not None and base is not None:
-            context = Path(base, self.build.context)
-            if not context.is_dir():
-                raise SettingError(("build", "context"), f"{self.build.context!r} is not a directory "
-                                                         "(paths are relative to the project directory)")
-            if not (context / self.build.dockerfile).is_file():
-                raise SettingError(("build", "dockerfile"),
-                                   f"{self.build.dockerfile!r} not found in {self.build.context!r}")
-        return self
-
-    @property
-    def source(self) -> str:
-        """Which of build, uri, public, mirror is set."""
-        return next(k for k in ("build", "uri", "public", "mirror") if getattr(self, k) is not None)
-
-    @property
-    def reference(self) -> ImageReference | None:
-        """The parsed `public` or `mirror` reference."""
-        text = self.public or self.mirror
-        return parse_reference(text) if text else None
 
 
 class HealthCheckSettings(Model):
@@ -150,7 +36,7 @@ class HealthCheckSettings(Model):
 
     command: list[str] = Field(min_length=2, description="`[CMD, ...]` or `[CMD-SHELL, ...]`")
     interval: int = Field(30, ge=5, le=300, description="seconds between checks")
-    timeout: int = Field(5, ge=2, le=120, description="seconds a check may take")
+    timeout: int = Field(5, ge=2, le=60, description="seconds a check may take (ECS API reference, HealthCheck)")
     retries: int = Field(3, ge=1, le=10, description="failures before the container is unhealthy")
     start_period: int = Field(0, ge=0, le=300, description="seconds of grace after start")
 
@@ -204,10 +90,12 @@ class CapacityMix(Model):
 
 
 class WorkloadSettings(ContainerSettings):
-    """The keys services and jobs share: the main container (the container keys), the task's size and its access."""
+    """The keys services, jobs and workers share: the main container (the container keys), the task's size and
+    its access."""
 
     name: str = Field(pattern=WORKLOAD_NAME, description=(
-        "`[a-z0-9-]`, up to 40 characters, unique across services and jobs; also the main container's name"))
+        "`[a-z0-9-]`, up to 40 characters, unique across services, jobs and workers; also the main container's "
+        "name"))
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(256, description="Fargate CPU units")
     memory: int | None = Field(None, json_schema_extra=shown("smallest valid for `cpu`"), description=(
         "MiB; 256: 512/1024/2048; 512: 1-4 GiB; 1024: 2-8 GiB; 2048: 4-16 GiB; 4096: 8-30 GiB (1 GiB steps); "
@@ -313,12 +201,14 @@ class LoadBalancerSettings(Model):
 
 
 class AutoscalingSettings(Model):
-    """`autoscaling`: target tracking on CPU and/or memory between min and max tasks."""
+    """`autoscaling`: target tracking on CPU, memory and/or requests per task between min and max tasks."""
 
     min: int = Field(1, ge=0, le=1000, description="fewest tasks")
     max: int = Field(4, ge=1, le=1000, description="most tasks")
     cpu_target: float | None = Field(60, gt=0, le=100, description="average CPU % to track")
     memory_target: float | None = Field(None, gt=0, le=100, description="average memory % to track")
+    requests_per_target: int | None = Field(None, ge=1, le=1_000_000, description=(
+        "ALB requests per task a minute to track (ALBRequestCountPerTarget); needs `loadBalancer`"))
     scale_in_cooldown: int = Field(300, ge=0, le=3600, description="seconds")
     scale_out_cooldown: int = Field(60, ge=0, le=3600, description="seconds")
 
@@ -326,9 +216,28 @@ class AutoscalingSettings(Model):
     def _bounds(self) -> AutoscalingSettings:
         if self.max < self.min:
             raise SettingError("max", f"{self.max} is less than min ({self.min})")
-        if self.cpu_target is None and self.memory_target is None:
-            raise ValueError("give cpuTarget, memoryTarget or both")
+        if self.cpu_target is None and self.memory_target is None and self.requests_per_target is None:
+            raise ValueError("give cpuTarget, memoryTarget, requestsPerTarget or several")
         return self
+
+
+class RollbackSettings(Model):
+    """`rollbackOn`: CloudWatch alarms that roll a deployment back while it is in progress (ECS deployment alarms)."""
+
+    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field([], description=(
+        "alarm names of this stack (`<project>-<stack>-...`) or CloudWatch alarm ARNs of this region; with a load "
+        "balancer the service's own 5xx alarm is always added"))
+
+    _unique = field_validator("alarms")(check_unique)
+
+    @field_validator("alarms")
+    @classmethod
+    def _alarm_arns(cls, value: list[str]) -> list[str]:
+        for i, alarm in enumerate(value):
+            if alarm.startswith("arn:") and not ALARM_ARN.match(alarm):
+                raise SettingError((i,), f"{alarm!r} is not a CloudWatch alarm ARN "
+                                      "(arn:aws:cloudwatch:<region>:<account>:alarm:<name>)")
+        return value
 
 
 class ServiceSettings(WorkloadSettings):
@@ -341,7 +250,11 @@ class ServiceSettings(WorkloadSettings):
         "instead of `port`: every port, each a number or `{port, protocol: tcp|udp, name}`; the first TCP port is "
         "the load balancer's"))
     load_balancer: LoadBalancerSettings | None = Field(None, description="an ALB for the service")
-    autoscaling: AutoscalingSettings | None = Field(None, description="target tracking on CPU and/or memory")
+    autoscaling: AutoscalingSettings | None = Field(None, description=(
+        "target tracking on CPU, memory and/or requests per task"))
+    rollback_on: RollbackSettings | None = Field(None, json_schema_extra=shown(
+        "the 5xx alarm with a load balancer, else none"), description=(
+        "ECS deployment alarms: a deployment rolls back when one goes into ALARM"))
     wait_for_steady_state: bool | None = Field(None, json_schema_extra=shown("`protect`"), description=(
         "`pulumi up` waits until the new tasks run and are healthy, and fails when the circuit breaker rolls "
         "them back; without it `up` ends when ECS accepts the deployment"))
@@ -373,6 +286,9 @@ class ServiceSettings(WorkloadSettings):
             raise SettingError("loadBalancer", "needs port (or a TCP entry in ports): the container port the load "
                                                "balancer forwards to")
         scaling = self.autoscaling
+        if scaling is not None and scaling.requests_per_target is not None and self.load_balancer is None:
+            raise SettingError(("autoscaling", "requestsPerTarget"), "needs loadBalancer: the request count per "
+                                                                     "target is the load balancer's metric")
         if scaling is not None and not scaling.min <= self.desired_count <= scaling.max:
             raise SettingError("desiredCount", f"{self.desired_count} is outside autoscaling "
                                                f"min..max ({scaling.min}..{scaling.max})")
@@ -387,8 +303,20 @@ class JobSettings(WorkloadSettings):
         "`rate(n minute[s]|hour[s]|day[s])` or `at(yyyy-mm-ddThh:mm:ss)`"))
     timezone: str = Field("UTC", description="IANA time zone of the schedule")
     retries: int = Field(2, ge=0, le=185, description=(
-        "Scheduler retries failed *invocations*, not a task that exits non-zero"))
+        "Scheduler retries failed *invocations* (the state machine not started), not a failed run: see "
+        "`retryOnFailure`"))
     expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14, description="run length, for the cost estimate")
+    timeout_minutes: int = Field(60, ge=1, le=10080, description=(
+        "the run is stopped and counted as failed after this long (the state machine's task timeout)"))
+    retry_on_failure: int = Field(0, ge=0, le=10, description=(
+        "extra attempts, with backoff, when the task exits non-zero, never starts or loses its spot capacity"))
+
+    @model_validator(mode="after")
+    def _timeout_covers_the_run(self) -> JobSettings:
+        if self.timeout_minutes < self.expected_minutes:
+            raise SettingError("timeoutMinutes", f"{self.timeout_minutes} is less than expectedMinutes "
+                                                 f"({self.expected_minutes:g}): every run would time out")
+        return self
 
     @field_validator("schedule")
     @classmethod

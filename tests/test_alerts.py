@@ -67,8 +67,10 @@ def _matches_one(options: list[Any], value: Any) -> bool:
 def task_event(exit_code: int | None, stop_code: str, family: str = "private-fargate-dev-report",
                cluster: str = CLUSTER) -> dict[str, Any]:
     container = {"name": "report", **({"exitCode": exit_code} if exit_code is not None else {})}
+    # `group` as RunTask sets it by default (family:<family>): ecs_task_events.html's example event
     return {"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {
         "clusterArn": cluster, "lastStatus": "STOPPED", "stopCode": stop_code, "containers": [container],
+        "group": f"family:{family}",
         "taskDefinitionArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:7",
         "taskArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/private-fargate-dev/abc"}}
 
@@ -192,5 +194,5 @@ class TestTopic:
         assert result.returncode == 0, result.stderr
         assert result.report["violations"] == []
         items = {i["item"] for i in result.report["cost"]["items"]}
-        assert "CloudWatch alarms (2)" in items and "KMS keys (1)" in items
+        assert "CloudWatch alarms (2, 2 alarm metrics)" in items and "KMS keys (1)" in items
         assert any(i.startswith("SNS alerts (2 email") for i in items)

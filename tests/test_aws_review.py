@@ -252,9 +252,11 @@ def shipped_dev() -> Registered:
 
 
 def test_log_group_counts_unchanged() -> None:
-    """The review changed no log group: they are stateful (renaming one would replace it)."""
+    """The review changed no log group: they are stateful (renaming one would replace it). The job's state
+    machine added its execution log group (issue 18), under a prefix no workload group has."""
     assert sorted(g["inputs"]["name"] for g in shipped_dev().of_type(LOG_GROUP)) == [
-        "/ecs/private-fargate/dev/report", "/ecs/private-fargate/dev/web", "/vpc/private-fargate/dev/flow-logs"]
+        "/aws/vendedlogs/states/private-fargate/dev/report", "/ecs/private-fargate/dev/report",
+        "/ecs/private-fargate/dev/web", "/vpc/private-fargate/dev/flow-logs"]
 
 
 class TestLogGroupKeyPolicy:

@@ -1,4 +1,5 @@
-"""docker-compose files as services and jobs: each form of each key, what is refused, what is noted."""
+"""docker-compose services as settings: each mapping, note and refusal of issue 16, on compose files written for the
+tests in the shapes of the public projects named (none is copied)."""
 
 from __future__ import annotations
 
@@ -11,158 +12,366 @@ import pytest
 
 from settings import Settings, SettingsError
 from settings.compose import duration_seconds, fargate_size, size_mib
-from tests.support import ROOT, preview, task_definition_problems
+from tests.support import ROOT
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 HUB = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
-
-FULL = """
-services:
-  web:
-    build: ./app
-    command: python -m app serve --port 8080
-    environment:
-      LOG_LEVEL: info
-      DEBUG: false
-      WORKERS: 4
-    env_file: web.env
-    ports: ["80:8080", "127.0.0.1:9090:9090/tcp"]
-    healthcheck:
-      test: ["CMD", "python", "-m", "app", "health"]
-      interval: 1m30s
-      timeout: 10s
-      retries: 5
-      start_period: 500ms
-    deploy:
-      replicas: 3
-      resources: {limits: {cpus: "0.3", memory: 700M}}
-    secrets: [db_password, {source: api_key, target: API_TOKEN}]
-    read_only: true
-    user: "10001:10001"
-    platform: linux/arm64
-    depends_on: [cache]
-    volumes: ["cache-data:/srv/cache"]
-    tmpfs: /run
-    restart: always
-  cache:
-    image: public.ecr.aws/docker/library/redis:7.2
-    entrypoint: ["redis-server"]
-    command: "--save '' --appendonly no"
-    environment: ["MAXMEMORY=64mb", "POLICY=allkeys-lru"]
-    ports:
-      - target: 6379
-        published: 6379
-        protocol: tcp
-    read_only: false
-  report:
-    image: nginx:1.27
-    command: ["job"]
-    healthcheck: {test: "curl -f localhost/ || exit 1", disable: false}
-secrets:
-  db_password: {external: true}
-  api_key: {external: true}
-volumes:
-  cache-data: {}
-"""
+GHCR = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf"
 
 
-def project(tmp_path: Path, compose: str, extra: dict[str, Any] | None = None, env: str = "EXTRA=1\n") -> Path:
+def load(tmp_path: Path, compose: str, *, jobs: list[str] | None = None, secrets: dict[str, Any] | None = None,
+         settings: dict[str, Any] | None = None, credentials: bool = True, secure: frozenset[str] = frozenset(),
+         **files: str) -> Settings:
+    """Settings of a project whose compose file is `compose` (and other files: name -> text)."""
     (tmp_path / "docker-compose.yml").write_text(textwrap.dedent(compose))
-    (tmp_path / "web.env").write_text("# comment\n" + env)
-    (tmp_path / "app").symlink_to(ROOT / "app")
-    return tmp_path
+    for name, text in files.items():
+        path = tmp_path / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    if not (tmp_path / "app").exists():
+        (tmp_path / "app").symlink_to(ROOT / "app")
+    data: dict[str, Any] = {"compose": {"file": "docker-compose.yml", "jobs": jobs or [], "secrets": secrets or {}},
+                            **(settings or {})}
+    if credentials:
+        data["repository"] = {"upstreamCredentials": {"dockerhub": HUB, "ghcr": GHCR}}
+    return Settings.from_dict(data, base_dir=tmp_path, secret_keys=secure)
 
 
-def load(tmp_path: Path, compose: str, settings: dict[str, Any] | None = None, jobs: list[str] | None = None,
-         secrets: dict[str, str] | None = None) -> Settings:
-    project(tmp_path, compose)
-    data = {"compose": {"file": "docker-compose.yml", "jobs": jobs or [], "secrets": secrets or {}},
-            "repository": {"dockerHubCredentialArn": HUB}, **(settings or {})}
-    return Settings.from_dict(data, base_dir=tmp_path)
+def notes(s: Settings) -> str:
+    return "\n".join(s.notes)
 
 
-@pytest.fixture
-def full(tmp_path: Path) -> Settings:
-    return load(tmp_path, FULL, jobs=["report"], secrets={"db_password": SECRET, "api_key": SECRET})
+def service(s: Settings, name: str) -> Any:
+    return next(w for w in s.workloads if w.name == name)
 
 
-class TestMapping:
-    def test_services_and_jobs(self, full: Settings) -> None:
-        assert [s.name for s in full.services] == ["web", "cache"] and [j.name for j in full.jobs] == ["report"]
+def refusal(tmp_path: Path, compose: dict[str, Any] | str, **kwargs: Any) -> str:
+    with pytest.raises(SettingsError) as info:
+        load(tmp_path, compose if isinstance(compose, str) else json.dumps(compose), **kwargs)
+    return str(info.value)
 
-    def test_build_command_environment(self, full: Settings) -> None:
-        web = full.services[0]
-        assert web.image.build is not None and (web.image.build.context, web.image.build.dockerfile) == (
-            "app", "Dockerfile")
-        assert web.command == ["python", "-m", "app", "serve", "--port", "8080"]
-        assert web.environment == {"EXTRA": "1", "LOG_LEVEL": "info", "DEBUG": "false", "WORKERS": "4"}
 
-    def test_ports_short_and_long(self, full: Settings) -> None:
-        web, cache = full.services
-        assert web.port is None and web.container_ports == [8080, 9090] and web.primary_port == 8080
-        assert cache.port == 6379 and cache.ports is None
+class TestCompose:
+    """Compose semantics come first."""
 
-    def test_every_port_udp_too(self, tmp_path: Path) -> None:
-        """The shape of prometheus/statsd_exporter's documented compose service: StatsD in on UDP, metrics on TCP."""
+    @pytest.mark.parametrize("value,writable", [(None, True), ("false", True), (False, True), ("true", False),
+                                                ("yes", False)])
+    def test_root_is_writable_unless_read_only(self, tmp_path: Path, value: Any, writable: bool) -> None:
+        """Gitea's documented compose service leaves read_only unset, and must be able to write under /data."""
+        svc: dict[str, Any] = {"image": "gitea/gitea:1.22.3"}
+        if value is not None:
+            svc["read_only"] = value
+        s = load(tmp_path, json.dumps({"services": {"gitea": svc}}))
+        gitea = s.services[0]
+        assert gitea.readonly_root_filesystem is not writable
+        assert gitea.writable_paths == ([] if writable else ["/tmp"])
+
+    def test_environment_forms(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Elasticsearch's shape (awesome-compose): dotted names, a bare name from the environment, an env_file."""
+        monkeypatch.setenv("ES_JAVA_OPTS", "-Xms512m")
         s = load(tmp_path, """
             services:
-              statsd:
-                image: public.ecr.aws/x/statsd-exporter:v0.28.0
-                ports: ["9125:9125/udp", "9102:9102"]
-              batch:
-                image: public.ecr.aws/x/batch:1
-                ports: ["8080"]
-            """, jobs=["batch"])
-        statsd = s.services[0]
-        assert [(p.port, p.protocol) for p in statsd.port_specs] == [(9125, "udp"), (9102, "tcp")]
-        assert statsd.primary_port == 9102 and s.jobs[0].port_specs == []
+              es:
+                image: docker.elastic.co/elasticsearch/elasticsearch:7.16.1
+                env_file: [es.env, {path: optional.env, required: false}]
+                environment:
+                  - discovery.type=single-node
+                  - ES_JAVA_OPTS
+                  - NOT_SET_ANYWHERE
+                  - DEBUG=true
+        """, **{"es.env": "xpack.security.enabled=false\n"})
+        es = s.services[0]
+        assert es.environment == {"xpack.security.enabled": "false", "discovery.type": "single-node",
+                                  "ES_JAVA_OPTS": "-Xms512m", "DEBUG": "true"}
+        assert "environment.NOT_SET_ANYWHERE left out" in notes(s)
 
-    def test_healthcheck_forms(self, full: Settings) -> None:
-        hc = full.services[0].health_check
-        assert hc is not None and hc.command == ["CMD", "python", "-m", "app", "health"]
-        assert (hc.interval, hc.timeout, hc.retries, hc.start_period) == (90, 10, 5, 1)
-        job_hc = full.jobs[0].health_check
-        assert job_hc is not None and job_hc.command == ["CMD-SHELL", "curl -f localhost/ || exit 1"]
 
-    def test_deploy_limits_rounded_to_fargate(self, full: Settings) -> None:
-        web = full.services[0]
-        assert (web.cpu, web.memory_mib, web.desired_count) == (512, 1024, 3)
-        assert any("cpus 0.3 and memory 700M became the Fargate size 512 cpu / 1024 MiB" in n for n in full.notes)
+class TestImages:
+    def test_any_registry(self, tmp_path: Path) -> None:
+        """Immich's and Sentry's images: ghcr.io, Docker Hub, quay.io, mcr.microsoft.com, GitLab; tags and digests."""
+        digest = "sha256:" + "a" * 64
+        s = load(tmp_path, f"""
+            services:
+              server: {{image: ghcr.io/immich-app/immich-server:v1.120.0}}
+              redis: {{image: "docker.io/valkey/valkey:8-bookworm@{digest}"}}
+              keycloak: {{image: quay.io/keycloak/keycloak:25.0}}
+              mssql: {{image: mcr.microsoft.com/mssql/server:2022-latest}}
+              smtp: {{image: registry.gitlab.com/egos-tech/smtp:1.1.2}}
+              cache: {{image: memcached}}
+        """)
+        assert service(s, "server").image.public == "ghcr.io/immich-app/immich-server:v1.120.0"
+        assert service(s, "redis").image.public == f"docker.io/valkey/valkey:8-bookworm@{digest}"
+        assert service(s, "keycloak").image.public == "quay.io/keycloak/keycloak:25.0"
+        assert service(s, "mssql").image.mirror == "mcr.microsoft.com/mssql/server:2022-latest"
+        assert service(s, "smtp").image.mirror == "registry.gitlab.com/egos-tech/smtp:1.1.2"  # no gitlab credential
+        cache = service(s, "cache").image
+        assert cache.public == "docker.io/library/memcached" and cache.pin_at_deploy
+        assert "image 'memcached' has no tag or is latest: the digest it has at deploy is pinned" in notes(s)
 
-    def test_secrets_by_name(self, full: Settings) -> None:
-        assert full.services[0].secrets == {"DB_PASSWORD": SECRET, "API_TOKEN": SECRET}
+    def test_without_credentials_images_are_copied(self, tmp_path: Path) -> None:
+        s = load(tmp_path, "services:\n  web: {image: 'ghcr.io/org/web:2.4.1'}\n", credentials=False)
+        assert s.services[0].image.mirror == "ghcr.io/org/web:2.4.1"
+        assert "without repository.upstreamCredentials.ghcr" in notes(s)
 
-    def test_filesystem_user_platform(self, full: Settings) -> None:
-        web, cache = full.services[0], full.services[1]
-        assert web.readonly_root_filesystem is True and cache.readonly_root_filesystem is False
-        assert web.writable_paths == ["/tmp", "/srv/cache", "/run"]
-        assert web.user == "10001:10001" and web.arch == "ARM64"
-        assert full.jobs[0].readonly_root_filesystem is True
-        assert any("report: read_only not set" in n for n in full.notes)
+    def test_build_keys(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """awesome-compose's react-express-mongodb shape: `build.target`, args in list form, cache_from."""
+        monkeypatch.setenv("NODE_VERSION", "20")
+        s = load(tmp_path, """
+            services:
+              backend:
+                build:
+                  context: app
+                  dockerfile: Dockerfile
+                  target: development
+                  args: [NODE_VERSION, MODE=dev, MISSING]
+                  cache_from: [type=local,src=/tmp/cache]
+                  platforms: [linux/arm64]
+                image: example/backend
+        """)
+        build = s.services[0].image.build
+        assert build is not None and (build.context, build.target) == ("app", "development")
+        assert build.args == {"NODE_VERSION": "20", "MODE": "dev"}
+        assert s.services[0].arch == "ARM64"
+        text = notes(s)
+        assert "build.cache_from left out" in text and "build.args.MISSING left out" in text
+        assert "image 'example/backend' is compose's name for the build" in text
 
-    def test_images_and_entrypoint(self, full: Settings) -> None:
-        cache, report = full.services[1], full.jobs[0]
-        assert cache.image.public == "public.ecr.aws/docker/library/redis:7.2"
-        assert cache.entrypoint == ["redis-server"] and cache.command == ["--save", "", "--appendonly", "no"]
-        assert cache.environment == {"MAXMEMORY": "64mb", "POLICY": "allkeys-lru"}
-        assert report.image.public == "docker.io/library/nginx:1.27"
+    def test_inline_dockerfile(self, tmp_path: Path) -> None:
+        s = load(tmp_path, "services:\n  tool:\n    build:\n      context: app\n"
+                           "      dockerfile_inline: |\n        FROM python:3.12-slim\n")
+        build = s.services[0].image.build
+        assert build is not None and build.dockerfile == "../.private-fargate/compose/tool/inline.Dockerfile"
+        assert (tmp_path / ".private-fargate/compose/tool/inline.Dockerfile").read_text() == "FROM python:3.12-slim\n"
 
-    def test_notes_for_what_is_left_out(self, full: Settings) -> None:
-        notes = "\n".join(full.notes)
-        assert "web: restart left out" in notes
-        assert "depends_on cache left out" in notes
-        assert "published host ports have no meaning" in notes
 
-    def test_explicit_entries_win(self, tmp_path: Path) -> None:
-        s = load(tmp_path, FULL, settings={"jobs": [{"name": "report", "schedule": "rate(1 day)", "cpu": 1024}]},
-                 jobs=["report"], secrets={"db_password": SECRET, "api_key": SECRET})
-        report = s.jobs[0]
-        assert report.schedule == "rate(1 day)" and report.cpu == 1024 and report.image.public
-        assert any("job 'report' is also in the settings" in n for n in s.notes)
+class TestFiles:
+    def test_config_files_are_baked_into_a_derived_image(self, tmp_path: Path) -> None:
+        """Nextcloud's fpm example: nginx reads ./web/nginx.conf; prometheus reads a folder (awesome-compose)."""
+        s = load(tmp_path, """
+            services:
+              web:
+                image: nginx:1.27-alpine
+                volumes: ["./web/nginx.conf:/etc/nginx/nginx.conf:ro", "/etc/localtime:/etc/localtime:ro"]
+              prometheus:
+                image: prom/prometheus:v2.54.1
+                volumes: ["./prometheus:/etc/prometheus"]
+        """, **{"web__nginx.conf": "events {}\n", "prometheus__prometheus.yml": "scrape_configs: []\n"})
+        web = service(s, "web").image.build
+        assert web is not None and web.context == ".private-fargate/compose/web"
+        dockerfile = (tmp_path / web.context / "Dockerfile").read_text()
+        assert "FROM nginx:1.27-alpine" in dockerfile
+        assert 'COPY ["files/0", "/etc/nginx/nginx.conf"]' in dockerfile
+        assert (tmp_path / web.context / "files/0").read_text() == "events {}\n"
+        prom = service(s, "prometheus").image.build
+        assert prom is not None
+        assert 'COPY ["files/0/", "/etc/prometheus/"]' in (tmp_path / prom.context / "Dockerfile").read_text()
+        assert "web/nginx.conf -> /etc/nginx/nginx.conf" in notes(s)
+        assert "volume /etc/localtime left out" in notes(s)
 
-    def test_names_are_made_valid(self, tmp_path: Path) -> None:
-        s = load(tmp_path, "services:\n  My_Worker:\n    image: public.ecr.aws/x/y:1\n")
-        assert s.services[0].name == "my-worker" and any("named 'my-worker'" in n for n in s.notes)
+    def test_build_context_mount_dropped_and_context_files_baked(self, tmp_path: Path) -> None:
+        """awesome-compose's django/flask shape: the source mounted over the image built from it."""
+        s = load(tmp_path, """
+            services:
+              web:
+                build: {context: ./app, target: runtime}
+                volumes: ["./app:/srv/app", "/srv/app/node_modules", "./app/Dockerfile:/etc/app.py", "./shared:/shared"]
+        """, **{"shared__x.txt": "x\n"})
+        build = s.services[0].image.build
+        assert build is not None and build.target == "private-fargate-files"
+        derived = tmp_path / ".private-fargate/compose/web/Dockerfile"
+        assert build.context == ".private-fargate/compose/web" and (tmp_path / build.context / "app").is_dir()
+        text = derived.read_text()
+        assert text.startswith((ROOT / "app" / "Dockerfile").read_text().rstrip("\n"))
+        assert "FROM runtime AS private-fargate-files" in text
+        assert 'COPY ["private-fargate-files/files/0", "/etc/app.py"]' in text
+        assert 'COPY ["private-fargate-files/files/1/", "/shared/"]' in text
+        assert (ROOT / "app" / "Dockerfile").read_text() != text  # the project's own Dockerfile is untouched
+        assert "volume ./app:/srv/app left out: it mounts the build context" in notes(s)
+        assert "anonymous volume /srv/app/node_modules left out" in notes(s)
+
+    def test_named_volumes_become_efs(self, tmp_path: Path) -> None:
+        """Gitea with postgres (awesome-compose): named volumes, the database as user 999."""
+        s = load(tmp_path, """
+            services:
+              db:
+                image: postgres:16.4
+                user: "999:999"
+                volumes: ["db_data:/var/lib/postgresql/data"]
+              gitea:
+                image: gitea/gitea:1.22.3
+                volumes: [{type: volume, source: git_data, target: /data, read_only: true}]
+            volumes: {db_data: {}, git_data: {external: true}}
+        """)
+        assert s.volumes["db_data"].uid == 999 and s.volumes["git_data"].uid == 1000
+        db, gitea = s.services
+        assert [(m.volume, m.path, m.read_only) for m in db.mounts] == [("db_data", "/var/lib/postgresql/data",
+                                                                           False)]
+        assert gitea.mounts[0].read_only
+        assert "set volumes.git_data in the settings" in notes(s) and "starts empty" in notes(s)
+
+    def test_settings_volumes_win(self, tmp_path: Path) -> None:
+        s = load(tmp_path, "services:\n  db: {image: 'postgres:16.4', volumes: ['pg:/data']}\nvolumes: {pg: {}}\n",
+                 settings={"volumes": {"pg": {"uid": 999, "gid": 999}}})
+        assert s.volumes["pg"].uid == 999 and "with the uid and gid of volumes.pg in the settings" in notes(s)
+
+    def test_tmpfs_and_missing_bind_source(self, tmp_path: Path) -> None:
+        """Paperless-ngx's read-only hardening shape: tmpfs for /run and /tmp."""
+        s = load(tmp_path, """
+            services:
+              web:
+                image: ghcr.io/paperless-ngx/paperless-ngx:2.13
+                read_only: true
+                tmpfs: ["/run:size=64m", /var/tmp]
+                volumes: ["./consume:/usr/src/paperless/consume"]
+        """)
+        web = s.services[0]
+        assert web.writable_paths == ["/tmp", "/usr/src/paperless/consume", "/run", "/var/tmp"]
+        assert "Fargate has no tmpfs" in notes(s) and "volume ./consume does not exist" in notes(s)
+
+
+class TestSecrets:
+    COMPOSE = """
+        services:
+          db:
+            image: postgres:16.4
+            environment: {POSTGRES_PASSWORD_FILE: /run/secrets/db_password}
+            secrets: [db_password, {source: token, target: api_token, uid: "999", mode: 0400}]
+          app:
+            image: ghcr.io/org/app:1.0
+            secrets: [db_password, vendor]
+        secrets:
+          db_password: {file: ./db_password.txt}
+          token: {environment: API_TOKEN}
+          vendor: {external: true}
+    """
+
+    def test_file_environment_and_external_secrets(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """awesome-compose's nginx-flask-mysql: a `file:` secret read as POSTGRES_PASSWORD_FILE (`*_FILE`)."""
+        monkeypatch.setenv("API_TOKEN", "t0ken")
+        s = load(tmp_path, self.COMPOSE, secrets={"vendor": SECRET}, **{"db_password.txt": "hunter2\n"})
+        assert s.stack_secret_values == {"compose-db_password": "hunter2\n", "compose-token": "t0ken"}
+        assert s.secret_values == {}  # the values are not in the plain settings
+        db = service(s, "db")
+        writer = db.init_containers[0]
+        assert writer.name == "write-secrets" and writer.user == "0"
+        assert {k: v.stack_secret for k, v in writer.secrets.items()} == {
+            "COMPOSE_SECRET_0": "compose-db_password", "COMPOSE_SECRET_1": "compose-token"}
+        script = writer.command[-1]
+        assert "> '/run/secrets/db_password'" in script and "chmod 444 '/run/secrets/db_password'" in script
+        assert "chown 999:0 '/run/secrets/api_token'" in script and "chmod 400 '/run/secrets/api_token'" in script
+        assert db.writable_paths == ["/run/secrets"] and writer.writable_paths == ["/run/secrets"]
+        assert db.environment["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password" and not db.secrets
+        app_writer = service(s, "app").init_containers[0]
+        assert app_writer.secrets["COMPOSE_SECRET_1"] == SECRET
+
+    @pytest.mark.parametrize("missing,message", [
+        ("file", "services.db.secrets: 'db_password': the file './db_password.txt' does not exist"),
+        ("external", "services.app.secrets: 'vendor' is external: map it in compose.secrets"),
+    ])
+    def test_refused_secrets(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str,
+                             message: str) -> None:
+        monkeypatch.setenv("API_TOKEN", "t")
+        files = {} if missing == "file" else {"db_password.txt": "x"}
+        text = refusal(tmp_path, self.COMPOSE, secrets={} if missing == "external" else {"vendor": SECRET}, **files)
+        assert message in text
+
+    def test_stack_secret_mapping_wins_over_the_file(self, tmp_path: Path) -> None:
+        """A CI preview without the secret file: compose.secrets maps it to a secretValues key."""
+        s = load(tmp_path, "services:\n  db: {image: 'postgres:16.4', secrets: [pw]}\nsecrets: {pw: {file: ./pw}}\n",
+                 secrets={"pw": {"stackSecret": "db-password"}},
+                 settings={"secretValues": {"db-password": "[secret]"}}, secure=frozenset({"secretValues"}))
+        assert s.services[0].init_containers[0].secrets["COMPOSE_SECRET_0"].stack_secret == "db-password"
+
+    def test_target_outside_run_secrets(self, tmp_path: Path) -> None:
+        text = refusal(tmp_path, "services:\n  w: {image: 'x/y:1', secrets: [{source: k, target: /etc/ssl/k.pem}]}\n"
+                                 "secrets: {k: {file: ./k}}\n", **{"k": "key"})
+        assert "services.w.secrets: 'k': target /etc/ssl/k.pem is a file in a folder of the image" in text
+
+
+class TestDependsOn:
+    def test_one_shot_becomes_an_init_container(self, tmp_path: Path) -> None:
+        """Plausible's shape: a migration that must complete before the app starts; the app waits for a healthy db."""
+        s = load(tmp_path, """
+            services:
+              db: {image: "postgres:16.4", healthcheck: {test: pg_isready}}
+              migrate:
+                image: ghcr.io/plausible/community-edition:v2.1.4
+                command: /entrypoint.sh db migrate
+                depends_on: {db: {condition: service_healthy}}
+              plausible:
+                image: ghcr.io/plausible/community-edition:v2.1.4
+                depends_on:
+                  db: {condition: service_healthy}
+                  migrate: {condition: service_completed_successfully}
+        """)
+        assert [w.name for w in s.services] == ["db", "plausible"] and not s.jobs
+        plausible = service(s, "plausible")
+        assert [c.name for c in plausible.init_containers] == ["migrate"]
+        assert plausible.init_containers[0].command == ["/entrypoint.sh", "db", "migrate"]
+        text = notes(s)
+        assert "compose: services.migrate: init container migrate of plausible" in text
+        assert "depends_on db (service_healthy) left out: ECS starts separate services independently" in text
+
+    def test_one_shot_for_several_becomes_a_job(self, tmp_path: Path) -> None:
+        """Sentry self-hosted's shape: several services wait for one setup step."""
+        s = load(tmp_path, """
+            services:
+              setup: {image: "getsentry/sentry:24.1.0", command: upgrade}
+              web:
+                image: getsentry/sentry:24.1.0
+                depends_on: &setup {setup: {condition: service_completed_successfully}}
+              worker: {image: "getsentry/sentry:24.1.0", depends_on: *setup}
+        """)
+        assert [j.name for j in s.jobs] == ["setup"] and "python -m tools.run_task setup" in notes(s)
+
+
+class TestPortsAndHealth:
+    def test_ports_expose_and_udp(self, tmp_path: Path) -> None:
+        """docker-mailserver's and statsd's shapes: several published TCP ports, UDP, expose, a range."""
+        s = load(tmp_path, """
+            services:
+              mail:
+                image: ghcr.io/docker-mailserver/docker-mailserver:14.0
+                ports: ["25:25", "127.0.0.1:143:143", "[::1]:587:587", {target: 993, published: 993}]
+                expose: ["4190", "8125/udp", "6000-6002"]
+        """)
+        mail = s.services[0]
+        assert [(p.port, p.protocol) for p in mail.port_specs] == [
+            (25, "tcp"), (143, "tcp"), (587, "tcp"), (993, "tcp"), (4190, "tcp"), (8125, "udp"), (6000, "tcp"),
+            (6001, "tcp"), (6002, "tcp")]
+        assert "UDP port 8125 is in the task definition" in notes(s)
+
+    def test_health_checks_clamped(self, tmp_path: Path) -> None:
+        """Immich's valkey check runs every 2 s with many retries; ECS allows interval >= 5, retries <= 10."""
+        s = load(tmp_path, """
+            services:
+              redis:
+                image: docker.io/valkey/valkey:8.0.1
+                healthcheck: {test: redis-cli ping || exit 1, interval: 2s, timeout: 3m, retries: 30,
+                              start_period: 10m, start_interval: 1s, disable: false}
+        """)
+        hc = s.services[0].health_check
+        assert hc is not None and hc.command == ["CMD-SHELL", "redis-cli ping || exit 1"]
+        assert (hc.interval, hc.timeout, hc.retries, hc.start_period) == (5, 60, 10, 300)
+        assert "healthcheck.interval 2s became 5: ECS allows 5 to 300" in notes(s)
+
+    def test_resources(self, tmp_path: Path) -> None:
+        s = load(tmp_path, """
+            services:
+              a: {image: "x/a:1", deploy: {resources: {limits: {cpus: "0.3", memory: 700M}}, replicas: 2}}
+              b: {image: "x/b:1", mem_limit: 3g, cpus: 1.5}
+              c: {image: "x/c:1", deploy: {resources: {reservations: {memory: 1G}}}}
+              d: {image: "x/d:1"}
+        """)
+        assert [(w.cpu, w.memory_mib) for w in s.services] == [(512, 1024), (2048, 4096), (256, 1024), (256, 512)]
+        assert service(s, "a").desired_count == 2
+        assert "compose: services.d: no cpu or memory limit: the smallest Fargate size" in notes(s)
+
+    @pytest.mark.parametrize("cpus,memory,size", [(None, None, (256, 512)), (0.25, 2048, (256, 2048)),
+                                                  (0.25, 3000, (512, 3072)), (4, 8000, (4096, 8192)),
+                                                  (9, None, (16384, 32768))])
+    def test_smallest_fargate_size(self, cpus: float | None, memory: float | None, size: tuple[int, int]) -> None:
+        assert fargate_size(cpus, memory) == size
 
     @pytest.mark.parametrize("value,seconds", [("30s", 30), ("1m30s", 90), ("2h", 7200), ("500ms", 1), (15, 15)])
     def test_durations(self, value: Any, seconds: int) -> None:
@@ -172,153 +381,177 @@ class TestMapping:
     def test_sizes(self, value: Any, mib: float) -> None:
         assert size_mib(value) == mib
 
-    @pytest.mark.parametrize("cpus,memory,size", [(None, None, (256, 512)), (0.25, 2048, (256, 2048)),
-                                                  (0.25, 3000, (512, 3072)), (4, 8000, (4096, 8192)),
-                                                  (9, None, (16384, 32768))])
-    def test_smallest_fargate_size(self, cpus: float | None, memory: float | None, size: tuple[int, int]) -> None:
-        assert fargate_size(cpus, memory) == size
+
+class TestNotes:
+    def test_harmless_keys(self, tmp_path: Path) -> None:
+        """Authentik's worker and Mastodon's db: ulimits, shm_size, container_name, restart and friends."""
+        s = load(tmp_path, """
+            services:
+              worker:
+                image: ghcr.io/goauthentik/server:2024.10.4
+                container_name: authentik_worker
+                restart: unless-stopped
+                stop_grace_period: 5m
+                init: true
+                working_dir: /web
+                security_opt: [no-new-privileges:true]
+                pids_limit: 100
+                shm_size: 256mb
+                ulimits: {nofile: {soft: 10240, hard: 10240}, nproc: 65535}
+                labels: [traefik.enable=true]
+                logging: {driver: json-file}
+                networks: {backend: {aliases: [auth]}}
+                hostname: worker
+        """)
+        worker = s.services[0]
+        assert worker.stop_timeout == 120 and worker.init_process_enabled and worker.working_directory == "/web"
+        assert worker.ulimits is not None and (worker.ulimits.nofile.soft, worker.ulimits.nofile.hard) == (10240,
+                                                                                                           10240)
+        text = notes(s)
+        for expected in ("container_name 'authentik_worker' left out", "restart 'unless-stopped' left out",
+                         "stop_grace_period 5m became stopTimeout 120", "no-new-privileges", "pids_limit left out",
+                         "shm_size left out: Fargate has no /dev/shm size", "ulimits.nproc left out", "labels left out",
+                         "logging left out", "networks left out", "the aliases auth are not created",
+                         "hostname left out"):
+            assert expected in text, expected
+
+    def test_names_and_ports_others_use(self, tmp_path: Path) -> None:
+        """Immich's shape: the server finds the database by its container_name and the ML service by URL."""
+        s = load(tmp_path, """
+            services:
+              server:
+                image: ghcr.io/immich-app/immich-server:v1.120.0
+                environment:
+                  DB_HOSTNAME: immich_postgres
+                  DB_USERNAME: postgres
+                  ML_URL: http://immich-machine-learning:3003
+                  DB_URL: postgres://postgres:pw@immich_postgres:5432/immich_postgres
+              immich-machine-learning: {image: "ghcr.io/immich-app/immich-machine-learning:v1.120.0"}
+              database: {image: "ghcr.io/immich-app/postgres:14-vectorchord0.3.0", container_name: immich_postgres}
+            """, jobs=[])
+        server = service(s, "server")
+        assert server.environment["DB_HOSTNAME"] == "database" and server.environment["DB_USERNAME"] == "postgres"
+        assert s.stack_secret_values[server.secrets["DB_URL"].stack_secret] == \
+            "postgres://postgres:pw@database:5432/immich_postgres"  # a credential: a stack-owned secret
+        assert service(s, "database").port == 5432 and service(s, "immich-machine-learning").port == 3003
+        assert "port 5432 assumed" in notes(s)
+
+    def test_jobs_use_dns_names(self, tmp_path: Path) -> None:
+        s = load(tmp_path, """
+            services:
+              db_main: {image: "postgres:16.4", expose: ["5432"]}
+              backup: {image: "postgres:16.4", environment: {PGHOST: db_main}}
+        """, jobs=["backup"])
+        assert s.jobs[0].environment["PGHOST"] == "db-main.dev.private-fargate.internal"
 
 
 class TestRefused:
-    @pytest.mark.parametrize("service,message", [
-        ({"image": "public.ecr.aws/x/y:1", "privileged": True}, "services.w.privileged: Fargate does not run"),
-        ({"image": "public.ecr.aws/x/y:1", "network_mode": "host"}, "services.w.network_mode: 'host'"),
-        ({"image": "public.ecr.aws/x/y:1", "devices": ["/dev/sda"]}, "services.w.devices"),
-        ({"image": "public.ecr.aws/x/y:1", "volumes": ["./data:/data"]}, "binds a host path"),
-        ({"image": "public.ecr.aws/x/y:1", "volumes": [{"type": "bind", "source": "/x", "target": "/y"}]},
-         "binds a host path"),
-        ({"image": "public.ecr.aws/x/y:1", "cap_add": ["NET_ADMIN"]}, "NET_ADMIN: Fargate only allows adding"),
-        ({"image": "public.ecr.aws/x/y:1", "frobnicate": 1}, "services.w.frobnicate: not supported"),
-        ({"image": "ghcr.io/org/app:1"}, "cannot reach"),
-        ({"image": "public.ecr.aws/x/y:1", "ports": ["53:53/sctp"]}, "only TCP and UDP"),
-        ({"image": "public.ecr.aws/x/y:1", "environment": ["FROM_HOST"]}, "environment.FROM_HOST: takes its value"),
-        ({"image": "public.ecr.aws/x/y:1", "secrets": ["nope"]}, "'nope' has no ARN in compose.secrets"),
-        ({"image": "public.ecr.aws/x/y:1", "platform": "linux/s390x"}, "platform: 'linux/s390x'"),
-        ({"build": {"context": "app", "args": {"A": 1}}}, "build.args: not supported"),
-        ({"image": "public.ecr.aws/x/y:1", "deploy": {"resources": {"limits": {"cpus": "32"}}}},
-         "no Fargate size"),
+    @pytest.mark.parametrize("svc,message", [
+        ({"privileged": True}, "services.w.privileged: Fargate does not run privileged containers"),
+        ({"cap_add": ["SYS_PTRACE", "NET_ADMIN"]}, "services.w.cap_add: NET_ADMIN: Fargate lets a task add only"),
+        ({"sysctls": {"net.core.somaxconn": 1024}}, "services.w.sysctls: private-fargate does not pass kernel"),
+        ({"devices": ["/dev/fuse"]}, "services.w.devices: Fargate gives containers no host devices"),
+        ({"network_mode": "host"}, "services.w.network_mode: 'host': Fargate tasks have their own network"),
+        ({"network_mode": "service:vpn"}, "make it a sidecar of vpn"),
+        ({"pid": "host"}, "services.w.pid: 'host'"), ({"ipc": "host"}, "services.w.ipc: 'host'"),
+        ({"runtime": "nvidia"}, "services.w.runtime: Fargate runs containers with its own runtime"),
+        ({"userns_mode": "host"}, "services.w.userns_mode: Fargate has no user-namespace setting"),
+        ({"volumes": ["/var/lib/data:/data"]}, "services.w.volumes: /var/lib/data: a host path outside the project"),
+        ({"volumes": ["~/media:/media"]}, "services.w.volumes: ~/media: a host path outside the project"),
+        ({"volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}, "Fargate has no Docker Engine to share"),
+        ({"security_opt": ["seccomp:unconfined"]}, "services.w.security_opt: 'seccomp:unconfined'"),
+        ({"frobnicate": 1}, "services.w.frobnicate: not a compose service key"),
+        ({"build": {"context": "app", "secrets": ["npmrc"]}}, "services.w.build.secrets: build secrets cannot"),
+        ({"ports": ["53:53/sctp"]}, "sctp ports cannot be served on Fargate"),
+        ({"deploy": {"resources": {"reservations": {"devices": [{"capabilities": ["gpu"]}]}}}}, "Fargate has no GPUs"),
+        ({"image": "x/y:1", "deploy": {"resources": {"limits": {"cpus": "32"}}}}, "no Fargate size has 32"),
     ])
-    def test_refused_with_service_and_key(self, tmp_path: Path, service: dict[str, Any], message: str) -> None:
-        with pytest.raises(SettingsError) as info:
-            load(tmp_path, json.dumps({"services": {"w": service}}))
-        text = str(info.value)
-        assert text.startswith("settings: compose: docker-compose.yml: ") and message in text
+    def test_one_line_naming_service_and_key(self, tmp_path: Path, svc: dict[str, Any], message: str) -> None:
+        svc = {"image": "public.ecr.aws/x/y:1", **svc} if "build" not in svc else svc
+        text = refusal(tmp_path, {"services": {"w": svc}})
+        assert text.startswith("settings: compose: docker-compose.yml: services.w.") and message in text
+        assert "\n" not in text and "services[" not in text
 
-    def test_docker_hub_needs_credentials(self, tmp_path: Path) -> None:
-        project(tmp_path, "services:\n  w:\n    image: nginx:1.27\n")
-        with pytest.raises(SettingsError, match="dockerHubCredentialArn"):
-            Settings.from_dict({"compose": {"file": "docker-compose.yml"}}, base_dir=tmp_path)
+    def test_every_refusal_is_reported(self, tmp_path: Path) -> None:
+        """Traefik with the Docker provider (awesome-compose's traefik-golang): socket and host network at once."""
+        text = refusal(tmp_path, {"services": {"proxy": {"image": "traefik:v3.1", "network_mode": "host",
+                                                         "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}}})
+        assert "services.proxy.network_mode" in text and "services.proxy.volumes" in text and "1 more" in text
 
-    def test_unknown_job_name(self, tmp_path: Path) -> None:
-        with pytest.raises(SettingsError, match="compose: docker-compose.yml: jobs: nightly not in"):
-            load(tmp_path, "services:\n  w:\n    image: public.ecr.aws/x/y:1\n", jobs=["nightly"])
+    def test_invalid_settings_name_the_compose_service(self, tmp_path: Path) -> None:
+        text = refusal(tmp_path, {"services": {"my_api": {"image": "x/y:1", "user": "bad user!"}}})
+        assert "services.my_api: its settings are not valid: user:" in text and "services[" not in text
 
-    def test_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(SettingsError, match="cannot read 'docker-compose.yml'"):
-            Settings.from_dict({"compose": {"file": "docker-compose.yml"}}, base_dir=tmp_path)
-
-
-class TestDeployable:
-    """What compose produces passes the mandatory policies and the ECS API's input validation."""
-
-    def test_through_the_offline_preview(self, tmp_path: Path, project_copy: Any) -> None:
-        directory = project_copy({"compose": {"file": "docker-compose.yml", "jobs": ["report"],
-                                              "secrets": {"db_password": SECRET, "api_key": SECRET}},
-                                  "repository": {"dockerHubCredentialArn": HUB},
-                                  "network": {"extraEndpoints": ["secretsmanager"]}})
-        (directory / "docker-compose.yml").write_text(textwrap.dedent(FULL))
-        (directory / "web.env").write_text("EXTRA=1\n")
-        # Docker Hub images come through the pull-through cache, whose cached tags follow upstream (README).
-        (directory / "policy").mkdir()
-        (directory / "policy" / "config.t.json").write_text(json.dumps({
-            "ecr-immutable-tags": {"allowMutablePullThroughCache": True}}))
-        result = preview("--project-dir", directory, "--stack", "t", "--mode", "up", "--json")
-        assert result.returncode == 0, result.stderr
-        report = result.report
-        assert [v for v in report["violations"] if v["level"] == "mandatory"] == []
-        assert any("became the Fargate size 512 cpu / 1024 MiB" in n for n in report["notes"])
-        tds = [r for r in report["resources"] if r["type"] == "aws:ecs/taskDefinition:TaskDefinition"]
-        assert len(tds) == 3
-        for td in tds:
-            assert task_definition_problems(td) == ""
-        cache = next(json.loads(t["inputs"]["containerDefinitions"])[0] for t in tds
-                     if t["name"] == "service-cache-task")
-        assert cache["entryPoint"] == ["redis-server"]
+    def test_nothing_is_registered(self, tmp_path: Path) -> None:
+        """A refused compose file stops settings loading, which runs before any resource (settings/model.py)."""
+        with pytest.raises(SettingsError):
+            load(tmp_path, json.dumps({"services": {"w": {"image": "x/y:1", "privileged": True}}}))
 
 
-class TestRealWorldFiles:
-    """Forms seen in real compose files: variables, .env, odd keys; each either mapped, noted or refused."""
+@pytest.mark.parametrize("name,value,moved", [
+    ("POSTGRES_PASSWORD", "example", True), ("MYSQL_ROOT_PASSWORD", "x", True), ("SECRET_KEY_BASE", "x", True),
+    ("AUTHENTIK_SECRET_KEY", "x", True), ("DB_PASS", "x", True), ("API_KEY", "x", True),
+    ("DATABASE_URL", "postgres://u:p@db:5432/app", True), ("POSTGRES_PASSWORD_FILE", "/run/secrets/pw", False),
+    ("POSTGRES_USER", "postgres", False), ("TOKEN_TTL", "300", False), ("PWD", "/app", False),
+    ("REDIS_URL", "redis://redis:6379", False)])
+def test_credentials_in_environment_become_stack_secrets(tmp_path: Path, name: str, value: str, moved: bool) -> None:
+    """WordPress with MySQL (awesome-compose) sets its passwords in plain environment."""
+    s = load(tmp_path, json.dumps({"services": {"db": {"image": "mariadb:10.11", "environment": {name: value}}}}))
+    db = s.services[0]
+    assert (name in db.secrets) is moved and (name in db.environment) is not moved
+    if moved:
+        assert s.stack_secret_values[db.secrets[name].stack_secret] == value
 
-    def test_variables_from_dotenv_and_defaults(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("FROM_PROCESS", "p")
-        (tmp_path / ".env").write_text("TAG=7.2\nexport DB_HOST=db.internal  # inline comment\n")
-        compose = """
-            services:
-              cache:
-                image: public.ecr.aws/docker/library/redis:${TAG}
-                environment:
-                  HOST: ${DB_HOST}
-                  MODE: ${MODE:-fast}
-                  PRICE: costs $$5
-                  BOTH: ${FROM_PROCESS}-$FROM_PROCESS
-        """
-        s = load(tmp_path, compose)
-        cache = s.services[0]
-        assert cache.image.public == "public.ecr.aws/docker/library/redis:7.2"
-        assert cache.environment == {"HOST": "db.internal", "MODE": "fast", "PRICE": "costs $5", "BOTH": "p-p"}
 
-    @pytest.mark.parametrize("value,message", [
-        ("${MISSING}", "variable MISSING is not set; give it in .env"),
-        ("${MISSING:?the password}", "variable MISSING is not set: the password"),
-    ])
-    def test_unset_variables_are_errors(self, tmp_path: Path, value: str, message: str) -> None:
-        with pytest.raises(SettingsError, match=message):
-            load(tmp_path, f"services:\n  w:\n    image: public.ecr.aws/x/y:1\n    environment: {{A: '{value}'}}\n")
+#: Names in the shapes of real compose files (Sentry self-hosted's seaweedfs, Prowler's API, Docker Mailserver,
+#: Authentik, Nextcloud), and values: whatever the pack refuses in plain environment, the importer moves.
+PACK_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA", "SSH_KEY", "SSH_PRIVATE_KEY",
+              "DJANGO_OUTPUT_S3_AWS_SECRET_ACCESS_KEY", "DJANGO_OUTPUT_S3_AWS_SESSION_TOKEN",
+              "DJANGO_TOKEN_SIGNING_KEY",
+              "RELAY_PASSWORD", "SASLAUTHD_LDAP_PASSWORD", "SRS_SECRET", "AUTHENTIK_SECRET_KEY", "MYSQL_PWD",
+              "OAUTH_CLIENTSECRET", "APIKEY", "GITHUB_TOKEN", "DB_PASS", "SECRET_KEY_BASE", "LICENSE_KEY",
+              "DJANGO_ACCESS_TOKEN_LIFETIME", "PASSWORD_MIN_LENGTH", "DB_PASSWORD_FILE", "CACHE_KEY", "PWD"]
+PACK_VALUES = ["AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE", "postgres://app:hunter2@db:5432/app",
+               "ghp_" + "a" * 36, "xoxb-1234567890-abcdef", "-----BEGIN RSA PRIVATE KEY-----"]
 
-    def test_env_file_export_and_comments(self, tmp_path: Path) -> None:
-        project(tmp_path, "services:\n  w:\n    image: public.ecr.aws/x/y:1\n    env_file: web.env\n",
-                env="export A=1\nB='two words' \nC=3 # comment\n")
-        s = Settings.from_dict({"compose": {"file": "docker-compose.yml"}}, base_dir=tmp_path)
-        assert s.services[0].environment == {"A": "1", "B": "two words", "C": "3"}
 
-    def test_privileged_false_is_fine(self, tmp_path: Path) -> None:
-        s = load(tmp_path, "services:\n  w:\n    image: public.ecr.aws/x/y:1\n    privileged: false\n")
-        assert s.services[0].name == "w"
+def test_the_importer_moves_everything_the_pack_refuses() -> None:
+    from policy.policies.ecs import env_problem
+    from settings.compose.credentials import credential
+    for name in PACK_NAMES:
+        refused = env_problem([{"name": name, "value": "x"}]) is not None
+        assert not refused or credential(name, "x"), name
+    for value in PACK_VALUES:
+        assert env_problem([{"name": "V", "value": value}]) is not None and credential("V", value), value
 
-    @pytest.mark.parametrize("service,message", [
-        ({"image": "public.ecr.aws/x/y:1", "ports": [{"published": 8080}]}, "expected one container port"),
-        ({"image": "public.ecr.aws/x/y:1", "ports": [{"target": 80, "bogus": 1}]}, "ports.bogus"),
-        ({"image": "public.ecr.aws/x/y:1", "expose": ["3000-3005"]}, "expected one container port"),
-        ({"image": "public.ecr.aws/x/y:1", "healthcheck": "curl localhost"}, "healthcheck: expected a mapping"),
-        ({"image": "public.ecr.aws/x/y:1", "deploy": {"resources": {"reservations": {"devices": [
-            {"capabilities": ["gpu"]}]}}}}, "Fargate has no GPUs"),
-    ])
-    def test_malformed_is_one_line(self, tmp_path: Path, service: dict[str, Any], message: str) -> None:
-        with pytest.raises(SettingsError) as info:
-            load(tmp_path, json.dumps({"services": {"w": service}}))
-        assert message in str(info.value) and "\n" not in str(info.value)
 
-    def test_include_is_refused(self, tmp_path: Path) -> None:
-        with pytest.raises(SettingsError, match="include: not supported"):
-            load(tmp_path, "include: [other.yml]\nservices:\n  w:\n    image: public.ecr.aws/x/y:1\n")
+def test_an_empty_credential_is_left_out(tmp_path: Path) -> None:
+    """Nextcloud's shape: `env_file: db.env` with `POSTGRES_PASSWORD=` left blank for the user to fill in."""
+    (tmp_path / "db.env").write_text("POSTGRES_PASSWORD=\nPOSTGRES_DB=nextcloud\n")
+    s = load(tmp_path, "services:\n  db: {image: 'postgres:16.4', env_file: [db.env]}\n")
+    db = s.services[0]
+    assert db.environment == {"POSTGRES_DB": "nextcloud"} and not db.secrets
+    assert "environment.POSTGRES_PASSWORD left out: it is empty and names a credential" in notes(s)
 
-    def test_notes_for_jobs_ports_volumes_and_unreachable(self, tmp_path: Path) -> None:
-        compose = """
-            services:
-              db:
-                image: public.ecr.aws/docker/library/postgres:16
-                volumes: ["pgdata:/var/lib/postgresql/data:ro"]
-              migrate:
-                image: public.ecr.aws/x/y:1
-                ports: ["8080"]
-                deploy: {replicas: 2}
-                secrets: [{source: pw, target: /run/secrets/db_password, mode: 0400}]
-            volumes: {pgdata: {}}
-        """
-        s = load(tmp_path, compose, jobs=["migrate"], secrets={"pw": SECRET})
-        notes = "\n".join(s.notes)
-        assert "db: no ports or expose: other services cannot reach it" in notes
-        assert "migrate: port left out: it is a job" in notes and "migrate: desiredCount left out" in notes
-        assert "volume /var/lib/postgresql/data is mounted writable" in notes
-        assert "jobs run outside Service Connect" in notes
-        assert s.jobs[0].secrets == {"DB_PASSWORD": SECRET}
+
+def test_explicit_entries_win(tmp_path: Path) -> None:
+    s = load(tmp_path, "services:\n  report: {image: 'x/report:1'}\n", jobs=["report"],
+             settings={"jobs": [{"name": "report", "schedule": "rate(1 day)", "cpu": 1024}]})
+    assert s.jobs[0].schedule == "rate(1 day)" and s.jobs[0].cpu == 1024
+    assert "job 'report' is also in the settings" in notes(s)
+
+
+def test_files_and_profiles_settings(tmp_path: Path) -> None:
+    """`compose.files` layers files; `compose.profiles` enables profiles (n8n-hosting's worker shape)."""
+    (tmp_path / "override.yml").write_text("services:\n  n8n: {environment: {EXECUTIONS_MODE: queue}}\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  n8n: {image: 'n8nio/n8n:1.64.0'}\n  worker: {image: 'n8nio/n8n:1.64.0', profiles: [queue]}\n")
+    data = {"compose": {"files": ["docker-compose.yml", "override.yml"], "profiles": ["queue"]},
+            "repository": {"upstreamCredentials": {"dockerhub": HUB}}}
+    s = Settings.from_dict(data, base_dir=tmp_path)
+    assert [w.name for w in s.services] == ["n8n", "worker"]
+    assert s.services[0].environment == {"EXECUTIONS_MODE": "queue"}
+    data["compose"]["profiles"] = []
+    assert [w.name for w in Settings.from_dict(data, base_dir=tmp_path).services] == ["n8n"]
+    with pytest.raises(SettingsError, match="compose: .* give exactly one of file and files"):
+        Settings.from_dict({"compose": {"file": "a.yml", "files": ["b.yml"]}}, base_dir=tmp_path)

@@ -11,9 +11,9 @@ from tests.support import (
     ENDPOINT,
     INGRESS,
     ROLE_POLICY,
-    SCHEDULE,
     SERVICE,
     SG,
+    STATE_MACHINE,
     TASK_DEF,
     UNKNOWN,
     Registered,
@@ -30,6 +30,13 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 PUBLIC = {"public": "public.ecr.aws/docker/library/python:3.12-slim"}
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-AbCdEf"
+
+
+def job_network(run: Registered) -> dict[str, Any]:
+    """The awsvpc configuration the job's state machine starts its tasks with (components/state_machine.py)."""
+    doc = json.loads(run.one(STATE_MACHINE)["inputs"]["definition"])
+    params = doc["States"]["Run"]["Branches"][0]["States"]["RunTask"]["Parameters"]
+    return params["NetworkConfiguration"]["AwsvpcConfiguration"]
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +72,8 @@ class TestNames:
         assert out["services"]["web"]["securityGroupIds"] == [out["services"]["web"]["securityGroupId"], clients]
 
     def test_scheduled_jobs_join_the_clients_group(self, dev_up: Registered) -> None:
-        network = dev_up.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["networkConfiguration"]
-        assert network["securityGroups"] == dev_up.outputs["jobs"]["report"]["securityGroupIds"]
+        assert job_network(dev_up)["SecurityGroups"] == dev_up.outputs["jobs"]["report"]["securityGroupIds"]
+        assert dev_up.outputs["clientsSecurityGroupId"] in dev_up.outputs["jobs"]["report"]["securityGroupIds"]
 
     def test_without_a_service_port_nothing_to_resolve(self) -> None:
         run = program({"services": [{"name": "worker", "image": PUBLIC}], "jobs": [{"name": "j", "image": PUBLIC}]})
@@ -116,11 +123,13 @@ class TestStackSecrets:
 
 
 class TestFullStack:
-    """The example stack: web + init + sidecar, a database on a volume with a stack secret, a job by DNS name."""
+    """The example stack: web + init + sidecar, a database on a volume with a stack secret, a job by DNS name, a
+    worker from zero."""
 
     def test_task_definitions_valid_for_the_ecs_api(self, fullstack: Registered) -> None:
         tds = fullstack.of_type(TASK_DEF)
-        assert {t["name"] for t in tds} == {"service-db-task", "service-web-task", "job-db-maintenance-task"}
+        assert {t["name"] for t in tds} == {"service-db-task", "service-web-task", "job-db-maintenance-task",
+                                            "worker-thumbs-task"}
         for td in tds:
             assert task_definition_problems(td) == "", td["name"]
 
@@ -134,8 +143,17 @@ class TestFullStack:
         assert any(r["propertyDependencies"]["securityGroupId"] == [db_group]
                    and r["propertyDependencies"]["referencedSecurityGroupId"] == [clients]
                    and r["inputs"]["fromPort"] == 5432 for r in fullstack.of_type(INGRESS))
-        network = fullstack.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["networkConfiguration"]
-        assert out["clientsSecurityGroupId"] in network["securityGroups"]
+        assert out["clientsSecurityGroupId"] in job_network(fullstack)["SecurityGroups"]
+
+    def test_the_worker_starts_from_zero_and_reaches_the_services(self, fullstack: Registered) -> None:
+        out = fullstack.outputs["workers"]["thumbs"]
+        service = fullstack.one(SERVICE, "worker-thumbs-service")["inputs"]
+        assert service["desiredCount"] == 0
+        assert service["networkConfiguration"]["securityGroups"] == out["securityGroupIds"] == [
+            out["securityGroupId"], fullstack.outputs["clientsSecurityGroupId"]]
+        (container,) = json.loads(fullstack.one(TASK_DEF, "worker-thumbs-task")["inputs"]["containerDefinitions"])
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert container["command"] == ["worker"] and env["QUEUE_URL"] == out["queueUrl"]
 
     def test_only_the_database_has_a_writable_root(self, fullstack: Registered) -> None:
         for td in fullstack.of_type(TASK_DEF):

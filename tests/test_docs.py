@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.contract import STACK_OUTPUTS, WORKLOAD_OUTPUTS
+from components.contract import STACK_OUTPUTS, WORKER_OUTPUTS, WORKLOAD_OUTPUTS
 from tests.support import ROOT, program, shipped
 from tools import docs
 
@@ -15,7 +15,7 @@ def test_readme_tables_match_the_code() -> None:
 
 
 def test_every_setting_is_described() -> None:
-    from settings import JobSettings, ServiceSettings, Settings
+    from settings import JobSettings, ServiceSettings, Settings, WorkerSettings
 
     def walk(model: type, path: str) -> list[str]:
         missing = []
@@ -28,7 +28,8 @@ def test_every_setting_is_described() -> None:
                 missing += walk(inner, key + ".")
         return missing
 
-    assert walk(Settings, "") + walk(ServiceSettings, "services[].") + walk(JobSettings, "jobs[].") == []
+    assert walk(Settings, "") + walk(ServiceSettings, "services[].") + walk(JobSettings, "jobs[].") + walk(
+        WorkerSettings, "workers[].") == []
 
 
 def test_a_changed_description_is_caught() -> None:
@@ -52,6 +53,13 @@ def test_the_program_exports_exactly_the_contract(mode: str) -> None:
     assert list(run.outputs) == [o.name for o in STACK_OUTPUTS]
     workloads = [*run.outputs["jobs"].values(), *run.outputs["services"].values()]
     assert workloads and all(list(w) == [o.name for o in WORKLOAD_OUTPUTS] for w in workloads)
+    assert run.outputs["workers"] == {}
+
+
+def test_a_worker_exports_the_workload_shape_and_its_queues() -> None:
+    img = {"public": "public.ecr.aws/docker/library/python:3.12-slim"}
+    run = program({"workers": [{"name": "w", "image": img, "autoscaling": {"max": 2}}]})
+    assert list(run.outputs["workers"]["w"]) == [o.name for o in (*WORKLOAD_OUTPUTS, *WORKER_OUTPUTS)]
 
 
 def test_exports_refuse_a_key_outside_the_contract() -> None:

@@ -18,6 +18,7 @@ OUTPUT_TYPES: dict[str, Any] = {
     "publicSubnetIds": [str], "privateRouteTableIds": [str], "endpointSecurityGroupId": str,
     "vpcEndpoints": {str: str}, "repositoryName": str, "repositoryUrl": str, "clusterName": str, "clusterArn": str,
     "outputBucketName": (str, type(None)), "jobs": {str: "workload"}, "services": {str: "workload"},
+    "workers": {str: "worker"},
     "probeImage": {"uri": str, "cpuArchitecture": str},
     "dnsNamespace": (str, type(None)), "clientsSecurityGroupId": (str, type(None)),
 }
@@ -26,8 +27,10 @@ WORKLOAD_TYPES: dict[str, Any] = {
     "logStreamPrefix": str, "subnetIds": [str], "capacityProviderStrategy": [{"capacityProvider": str,
                                                                               "weight": int, "base": int}],
     "scheduleArn": (str, type(None)), "serviceName": (str, type(None)), "url": (str, type(None)), "exec": bool,
+    "stateMachineArn": (str, type(None)),
     "securityGroupIds": [str], "dnsName": (str, type(None)),
 }
+WORKER_TYPES: dict[str, Any] = {**WORKLOAD_TYPES, "queueUrl": str, "queueArn": str, "deadLetterQueueUrl": str}
 
 
 def web_image(report_: dict[str, Any]) -> str:
@@ -46,9 +49,10 @@ def report(stack: str, mode: str) -> dict[str, Any]:
 
 def check_type(path: str, value: Any, expected: Any) -> None:
     """Assert `value` has the shape `expected` (a type, a tuple of types, [item], {key: value} or 'workload')."""
-    if expected == "workload":
-        assert isinstance(value, dict) and set(value) == set(WORKLOAD_TYPES), (path, sorted(value))
-        for key, kind in WORKLOAD_TYPES.items():
+    if expected in ("workload", "worker"):
+        types = WORKLOAD_TYPES if expected == "workload" else WORKER_TYPES
+        assert isinstance(value, dict) and set(value) == set(types), (path, sorted(value))
+        for key, kind in types.items():
             check_type(f"{path}.{key}", value[key], kind)
     elif isinstance(expected, list):
         assert isinstance(value, list), path

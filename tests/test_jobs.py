@@ -16,10 +16,12 @@ from tests.support import (
     INGRESS,
     LOG_GROUP,
     QUEUE,
+    QUEUE_POLICY,
     ROLE,
     ROLE_POLICY,
     SCHEDULE,
     SG,
+    STATE_MACHINE,
     TASK_DEF,
     UNKNOWN,
     Registered,
@@ -292,6 +294,8 @@ class TestRoles:
         user_given = {SECRET.rsplit(":", 3)[0], PARTIAL_SECRET, PARTIAL_SECRET + "-??????", PARAM}
         # DescribeLogGroups (flow logs, exec session logs) can only be scoped to a region's log groups.
         describe_groups = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"
+        # runTask.sync's managed rule, which Step Functions creates in the account (ecs-iam.html)
+        ecs_events_rule = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule"
         for policy in run.of_type(ROLE_POLICY):
             for st in doc(policy)["Statement"]:
                 assert st["Effect"] == "Allow"
@@ -302,6 +306,8 @@ class TestRoles:
                         assert set(st["Action"]) <= set(UNSCOPED_ACTIONS), (policy["name"], st)
                     elif resource == describe_groups:
                         assert st["Action"] == ["logs:DescribeLogGroups"]
+                    elif resource == ecs_events_rule:
+                        assert st["Action"] == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
                     else:
                         own = ("private-fargate-dev" in resource or "/private-fargate/dev/" in resource
                                or resource in user_given or resource == "arn:aws:ecs:us-east-1:123456789012:*")
@@ -339,63 +345,52 @@ class TestSecurityGroup:
 
 
 class TestSchedule:
-    def test_dev_schedule(self, dev: Registered) -> None:
-        schedule = dev.one(SCHEDULE)["inputs"]
-        assert schedule["scheduleExpression"] == "cron(0 3 * * ? *)"
-        assert schedule["scheduleExpressionTimezone"] == "Europe/Paris"
-        assert schedule["flexibleTimeWindow"] == {"mode": "OFF"} and schedule["state"] == "ENABLED"
-        target = schedule["target"]
-        assert target["arn"] == f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"
+    def test_dev_schedule_starts_the_state_machine(self, dev: Registered) -> None:
+        schedule = dev.one(SCHEDULE)
+        inputs = schedule["inputs"]
+        assert inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
+        assert inputs["scheduleExpressionTimezone"] == "Europe/Paris"
+        assert inputs["flexibleTimeWindow"] == {"mode": "OFF"} and inputs["state"] == "ENABLED"
+        target = inputs["target"]
         assert target["retryPolicy"] == {"maximumRetryAttempts": 2, "maximumEventAgeInSeconds": 3600}
-        ecs = target["ecsParameters"]
-        assert ecs["networkConfiguration"]["assignPublicIp"] is False
-        assert ecs["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
-        assert "launchType" not in ecs
-        assert ecs["propagateTags"] == "TASK_DEFINITION" and ecs["enableEcsManagedTags"] is True
-        assert ecs["platformVersion"] == "LATEST" and ecs["taskCount"] == 1
+        assert "ecsParameters" not in target and target["input"] == "{}"
+        assert schedule["propertyDependencies"]["target"] and dev.one(STATE_MACHINE)["urn"] in \
+            schedule["propertyDependencies"]["target"]
 
-    def test_targets_the_jobs_task_definition_subnets_and_group(self, rich_up: Registered) -> None:
-        ecs = rich_up.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]
-        assert ecs["taskDefinitionArn"] == rich_up.one(TASK_DEF)["outputs"]["arn"]
-        subnets = sorted(s["id"] for s in rich_up.of_type("aws:ec2/subnet:Subnet"))
-        assert sorted(ecs["networkConfiguration"]["subnets"]) == subnets
-        assert ecs["networkConfiguration"]["securityGroups"] == [rich_up.one(SG, "job-etl-sg")["id"]]
-        assert ecs["capacityProviderStrategies"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0},
-                                                     {"capacityProvider": "FARGATE_SPOT", "weight": 2, "base": 0}]
-        assert rich_up.one(SCHEDULE)["inputs"]["target"]["retryPolicy"]["maximumRetryAttempts"] == 1
+    def test_targets_the_machine_arn(self, rich_up: Registered) -> None:
+        target = rich_up.one(SCHEDULE)["inputs"]["target"]
+        assert target["arn"] == rich_up.one(STATE_MACHINE)["outputs"]["arn"] == \
+            f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:private-fargate-dev-etl"
+        assert target["retryPolicy"]["maximumRetryAttempts"] == 1
 
     def test_dead_letter_queue(self, rich_up: Registered) -> None:
         queue = rich_up.one(QUEUE)
+        assert queue["inputs"]["name"] == "private-fargate-dev-etl-dlq"
         assert queue["inputs"]["sqsManagedSseEnabled"] is True
         assert queue["inputs"]["messageRetentionSeconds"] == 14 * 24 * 3600
         assert rich_up.one(SCHEDULE)["inputs"]["target"]["deadLetterConfig"] == {"arn": queue["outputs"]["arn"]}
+        (deny,) = doc(rich_up.one(QUEUE_POLICY))["Statement"]
+        assert deny == {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
+                        "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:private-fargate-dev-etl-dlq",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
 
-    def test_scheduler_role(self, rich_up: Registered) -> None:
+    def test_scheduler_role_starts_only_its_machine(self, rich_up: Registered) -> None:
         st = statements(rich_up, "job-etl-scheduler")
-        assert st["RunTheJob"]["Action"] == ["ecs:RunTask"]
-        assert st["RunTheJob"]["Resource"] == [
-            f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/private-fargate-dev-etl:*"]
-        assert st["RunTheJob"]["Condition"] == {
-            "ArnEquals": {"ecs:cluster": f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/private-fargate-dev"}}
-        roles = sorted(st["PassItsRoles"]["Resource"])
-        assert roles == sorted(r["outputs"]["arn"] for r in rich_up.of_type(ROLE)
-                               if r["name"] in ("job-etl-execution", "job-etl-task"))
+        assert set(st) == {"StartTheJob", "DeadLetters"}
+        assert st["StartTheJob"]["Action"] == ["states:StartExecution"]
+        assert st["StartTheJob"]["Resource"] == [rich_up.one(STATE_MACHINE)["outputs"]["arn"]]
         assert st["DeadLetters"]["Resource"] == [rich_up.one(QUEUE)["outputs"]["arn"]]
         trust = doc(rich_up.one(ROLE, "job-etl-scheduler"), "assumeRolePolicy")["Statement"][0]
         assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
 
-    def test_exec_reaches_the_schedule(self, rich_up: Registered, dev: Registered) -> None:
-        assert rich_up.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["enableExecuteCommand"] is True
-        assert dev.one(SCHEDULE)["inputs"]["target"]["ecsParameters"]["enableExecuteCommand"] is False
+    def test_starts_after_its_role_may(self, dev: Registered) -> None:
+        assert dev.one(ROLE_POLICY, "job-report-scheduler")["urn"] in dev.one(SCHEDULE)["dependencies"]
 
-    def test_runs_after_the_cluster_exists(self, dev: Registered) -> None:
-        # depends_on a component means on its children: the cluster and its capacity providers.
-        assert dev.one(CAPACITY)["urn"] in dev.one(SCHEDULE)["dependencies"]
-
-    def test_on_demand_job_has_no_schedule(self, run_program: Any) -> None:
+    def test_on_demand_job_has_no_schedule_but_a_machine(self, run_program: Any) -> None:
         run = run_program({"jobs": [{"name": "adhoc", "image": PUBLIC}]})
         assert run.of_type(SCHEDULE) == [] and run.of_type(QUEUE) == []
         assert run.outputs["jobs"]["adhoc"]["scheduleArn"] is None
+        assert run.one(STATE_MACHINE)["inputs"]["name"] == "private-fargate-dev-adhoc"
 
 
 class TestOutputs:
@@ -404,7 +399,8 @@ class TestOutputs:
         etl = out["jobs"]["etl"]
         assert set(etl) == {"taskDefinitionArn", "containerName", "securityGroupId", "logGroupName",
                             "logStreamPrefix", "subnetIds", "capacityProviderStrategy", "scheduleArn",
-                            "serviceName", "url", "exec", "securityGroupIds", "dnsName"}
+                            "serviceName", "url", "stateMachineArn", "exec", "securityGroupIds", "dnsName"}
+        assert etl["stateMachineArn"] == rich_up.one(STATE_MACHINE)["outputs"]["arn"]
         # etl sets exec
         assert (etl["serviceName"], etl["url"], etl["exec"], etl["dnsName"]) == (None, None, True, None)
         assert etl["securityGroupIds"] == [etl["securityGroupId"]]  # no services: no clients group to join

@@ -74,6 +74,18 @@ class TestOrdering:
         assert job_egress and set(job_egress) <= set(step["dependencies"])
         assert step["urn"] in one(stack.resources, SERVICE, "service-api-service")["dependencies"]
 
+    def test_a_worker_takes_no_message_with_new_code_before_its_step(self) -> None:
+        """A worker is a service too: a migration its new code needs runs before its service moves."""
+        stack = program({"jobs": [{"name": "migrate", "image": PUBLIC, "command": ["manage", "migrate"]}],
+                         "workers": [{"name": "thumbs", "image": PUBLIC, "autoscaling": {"max": 2},
+                                      "beforeDeploy": {"job": "migrate"}}]})
+        step = one(stack.resources, MIGRATION, "worker-thumbs-migration")
+        assert step["propertyDependencies"][TRIGGER] == [one(stack.resources, TASK_DEF, "worker-thumbs-task")["urn"]]
+        job_td = one(stack.resources, TASK_DEF, "job-migrate-task")
+        assert step["propertyDependencies"]["taskDefinition"] == [job_td["urn"]]
+        assert step["inputs"]["service"] == "thumbs"
+        assert step["urn"] in one(stack.resources, SERVICE, "worker-thumbs-service")["dependencies"]
+
     def test_no_step_without_before_deploy(self) -> None:
         assert [r for r in shipped("prod").resources if r["type"] == MIGRATION] == []
 
@@ -106,6 +118,15 @@ def test_bad_before_deploy_is_one_line_and_registers_nothing(extra: dict[str, An
         simulate(run_main, data)
     assert str(info.value).startswith(f"settings: {message}") and "\n" not in str(info.value)
     assert [r["type"] for r in info.value.resources if r["type"] != "pulumi:pulumi:Stack"] == []
+
+
+def test_a_worker_naming_an_unknown_job_is_one_line() -> None:
+    data = {"workers": [{"name": "thumbs", "image": PUBLIC, "autoscaling": {"max": 2},
+                         "beforeDeploy": {"job": "migrate"}}]}
+    with pytest.raises(ProgramFailed) as info:
+        simulate(run_main, data)
+    assert str(info.value) == ("settings: workers[0].beforeDeploy.job: 'migrate' is not a job of this stack; "
+                               "jobs: none (add it under jobs)")
 
 
 class TestDiff:

@@ -28,7 +28,7 @@ MANDATORY = {"ecs-service-no-public-ip", "ecs-tasks-in-private-subnets", "vpc-en
              "ecr-immutable-tags", "ecr-lifecycle-policy", "s3-block-public-access", "s3-acls-disabled", "s3-tls-only",
              "iam-no-wildcard-actions", "iam-pass-role-scoped", "resource-policy-not-public", "sns-encrypted",
              "sns-tls-only", "kms-key-rotation", "alb-public-smuggling-protection", "alb-tls-policy",
-             "log-group-kms-key-policy", "efs-encrypted", "efs-transit-encryption"}
+             "log-group-kms-key-policy", "efs-encrypted", "efs-transit-encryption", "sqs-encrypted", "sqs-tls-only"}
 ADVISORY = {
     "vpc-flow-logs", "default-security-group-closed", "ecs-task-egress-restricted", "security-group-descriptions",
     "ecs-readonly-root-filesystem", "ecs-non-root-user", "images-from-private-ecr", "ecs-fargate-platform-latest",
@@ -36,14 +36,14 @@ ADVISORY = {
     "log-group-retention-minimum", "log-group-kms", "ecs-exec-logging", "ecr-kms-encryption",
     "s3-bucket-public-access-block", "s3-abort-incomplete-uploads", "s3-access-logging", "alb-drop-invalid-headers",
     "alb-desync-mitigation", "alb-https-only", "alb-internal-https", "alb-access-logs", "alb-deletion-protection",
-    "required-tags", "cannot-verify"}
+    "required-tags", "sfn-logging", "cannot-verify"}
 run = run_policy
 
 
 class TestPackShape:
     def test_every_documented_policy_with_its_level(self) -> None:
         levels = {p.name: p.enforcement_level.value for p in POLICIES}
-        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == len(MANDATORY) + len(ADVISORY) == 52
+        assert set(levels) == MANDATORY | ADVISORY and len(POLICIES) == len(MANDATORY) + len(ADVISORY) == 55
         assert {n for n, lv in levels.items() if lv == "mandatory"} == MANDATORY
 
     def test_config_schema_keys(self) -> None:

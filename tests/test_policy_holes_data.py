@@ -116,7 +116,9 @@ aws.sns.TopicPolicy("events", arn=topic.arn, policy=topic.arn.apply(lambda arn: 
      "Condition": {"Bool": {"aws:SecureTransport": "false"}}})))
 aws.sqs.QueuePolicy("events", queue_url=queue.id, policy=queue.arn.apply(lambda arn: doc(
     {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn,
-     **narrow("aws:SourceAccount", ACCOUNT)})))
+     **narrow("aws:SourceAccount", ACCOUNT)},
+    {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": arn,
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}})))
 '''
 
 CREATION_TEMPLATE = '''

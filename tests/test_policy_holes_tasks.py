@@ -29,6 +29,9 @@ aws.ecs.TaskSet("blue", service=service.id, cluster=cluster.id, task_definition=
 PIPE = '''
 # Shape: the Pulumi Registry's aws.pipes.Pipe example (an SQS source), with an ECS task target.
 queue = aws.sqs.Queue("jobs", sqs_managed_sse_enabled=True)
+aws.sqs.QueuePolicy("jobs", queue_url=queue.id, policy=queue.arn.apply(lambda arn: doc(
+    {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": arn,
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}})))
 pipe_role = aws.iam.Role("pipe", assume_role_policy=trust("pipes.amazonaws.com"))
 aws.pipes.Pipe("jobs", role_arn=pipe_role.arn, source=queue.arn, target=cluster.arn,
                target_parameters={"ecs_task_parameters": {

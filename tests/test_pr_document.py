@@ -135,7 +135,7 @@ def test_cost_difference_from_endpoints_to_nat(nat_report: dict[str, Any]) -> No
     base = report("dev")
     rows = {r.key: r for r in cost_rows(nat_report["cost"], base["cost"])}
     added = {k: r for k, r in rows.items() if r.status == "added"}
-    assert set(added) == {"NAT gateway", "public IPv4 addresses"}
+    assert {r.after["item"] for r in added.values()} == {"NAT gateway (1)", "public IPv4 addresses (1)"}
     assert all(r.status == "same" for k, r in rows.items() if k.startswith("interface endpoint"))
     total = sum(r.delta for r in rows.values())
     assert round(total, 2) == round(nat_report["cost"]["monthly"] - base["cost"]["monthly"], 2) > 0
@@ -147,6 +147,7 @@ def test_cost_difference_from_endpoints_to_nat(nat_report: dict[str, Any]) -> No
     # and back: the NAT items are removed
     back = {r.key: r for r in cost_rows(base["cost"], nat_report["cost"])}
     assert {k for k, r in back.items() if r.status == "removed"} == set(added)
+    assert all(r.status in ("same", "changed") for k, r in back.items() if k.startswith("public IPv4"))
     assert "| removed | NAT gateway (1) |" in render_markdown(base, nat_report)
 
 
@@ -155,8 +156,9 @@ def test_cost_difference_of_changed_quantities() -> None:
     rows = {r.key: r for r in cost_rows(prod["cost"], dev["cost"])}
     endpoint = rows["interface endpoint ecr.api"]  # 1 AZ in dev, 3 in prod: one item, its quantity changed
     assert endpoint.status == "changed" and endpoint.after["quantity"] == 3 * endpoint.before["quantity"]
-    assert rows["service web"].status == "changed" and rows["job private-fargate-prod-report"].status == "added"
-    assert rows["job private-fargate-dev-report"].status == "removed"
+    assert rows["service web: x"].status == "changed"
+    assert rows["job private-fargate-prod-report: runs"].status == "added"
+    assert rows["job private-fargate-dev-report: runs"].status == "removed"
     assert any(k.startswith("load balancer ") and r.status == "added" for k, r in rows.items())
     assert round(sum(r.delta for r in rows.values()), 2) == round(prod["cost"]["monthly"] - dev["cost"]["monthly"], 2)
 
@@ -164,9 +166,14 @@ def test_cost_difference_of_changed_quantities() -> None:
 @pytest.mark.parametrize(("label", "key"), [
     ("interface endpoint ecr.api (3 AZ)", "interface endpoint ecr.api"),
     ("NAT gateway (2)", "NAT gateway"),
-    ("load balancer web-int (1 LCU minimum)", "load balancer web-int (1 LCU minimum)"),
-    ("service web: 2 x 0.5 vCPU / 1 GB X86_64, spot, all month", "service web"),
-    ("job report: 30.42 runs x 10 min, 0.25 vCPU", "job report"),
+    ("load balancer web-int (1 LCU minimum)", "load balancer web-int (# LCU minimum)"),
+    ("CloudWatch alarms (5, 8 alarm metrics)", "CloudWatch alarms (#, # alarm metrics)"),
+    ("service web: 2 x 0.5 vCPU / 1 GB X86_64, spot, all month", "service web: x"),
+    ("service web: 1 x 0.25 vCPU / 0.5 GB ARM64, on-demand, all month", "service web: x"),
+    ("job report: 30.42 runs x 10 min, 0.25 vCPU", "job report: runs"),
+    ("job report: state transitions (5 a successful run)", "job report: state"),
+    ("worker thumbs: 100000 messages x 1 s, 0.25 vCPU", "worker thumbs: messages"),
+    ("worker thumbs: SQS requests", "worker thumbs: SQS"),
 ])
 def test_item_keys(label: str, key: str) -> None:
     assert item_key(label) == key

@@ -104,7 +104,8 @@ class TestJsonContract:
         assert result.stderr == ""
         report = result.report
         assert set(report) == {"formatVersion", "project", "stack", "mode", "resources", "outputs", "violations",
-                               "notes", "cost"}
+                               "notes", "compose", "cost"}
+        assert report["compose"] == []  # no compose file in dev
         assert (report["project"], report["stack"], report["mode"]) == ("private-fargate", "dev", "preview")
         assert report["violations"] == [] and isinstance(report["notes"], list)
         assert set(report["cost"]) >= {"region", "currency", "monthly", "items", "assumptions"}

@@ -99,9 +99,22 @@ def test_workload_nodes_follow_the_settings(stack: str) -> None:
         assert (f"service {s['name']}", "bucket", "writes") in edges(topo)
     jobs = titled(topo, "job")
     assert set(jobs) == {f"job {j['name']}" for j in settings["jobs"]}
+    machines = {r["inputs"]["name"] for r in of_type(rep, "aws:sfn/stateMachine:StateMachine")}
     for j in settings["jobs"]:
-        assert jobs[f"job {j['name']}"].lines[1] == f"{j['schedule']} {j['timezone']}"
-        assert ancestors(topo, jobs[f"job {j['name']}"]) == ["cluster", "vpc"]
+        node = jobs[f"job {j['name']}"]
+        assert node.lines[1] == f"{j['schedule']} {j['timezone']}" and ancestors(topo, node) == ["cluster", "vpc"]
+        assert node.lines[2] in {f"through state machine {m}" for m in machines}  # Scheduler starts the machine
+    workers = titled(topo, "worker")
+    assert set(workers) == {f"worker {w['name']}" for w in settings.get("workers", [])}
+    queues = {r["inputs"]["name"]: r for r in of_type(rep, "aws:sqs/queue:Queue")}
+    for w in settings.get("workers", []):
+        node = workers[f"worker {w['name']}"]
+        (queue,) = [q for q, r in queues.items() if r["inputs"].get("redrivePolicy") and w["name"] in q]
+        feeding = [e for e in topo.edges if e.dst == node.id and e.label == "messages"]
+        assert [topo.nodes[e.src].lines[1] for e in feeding] == [queue]
+        assert topo.nodes[feeding[0].src].lines[2].startswith("dead letters to ")
+        scaling = w["autoscaling"]
+        assert f"scales {scaling['min']} to {scaling['max']} tasks" in node.lines
 
 
 def test_prod_load_balancer_scaling_and_access_logs() -> None:

@@ -4,96 +4,32 @@ EFS storage (`cost.efsStorageGb`) and the private DNS namespace's hosted zone ar
 Prices come from tools/data/prices.json (one entry per region, with the date they were taken and
 their source); a region without prices is said to be unpriced rather than guessed. Usage that
 resources cannot tell (GB through endpoints, logs, image storage) comes from the `cost` settings.
-What is not included: data transfer between AZs and to the internet, S3 requests and storage,
-Secrets Manager secrets and KMS requests, Container Insights metrics, Scheduler invocations beyond
-the free tier, and LCUs above the one-LCU minimum per load balancer. Every AWS resource the estimate
+Jobs run through Step Functions: each run's state transitions are counted from the state
+machine's definition. Workers are priced from assumptions (messages a month, task seconds per
+message): busy task time and SQS requests. Free tiers (Step Functions' 4,000 transitions, SQS's
+million requests) are not deducted. What is not included: data transfer between AZs and to the
+internet, S3 requests and storage, Secrets Manager secrets and KMS requests, Container Insights
+metrics, Scheduler invocations beyond the free tier, Cloud Map instance registrations, and LCUs
+above the one-LCU minimum per load balancer. Every AWS resource the estimate
 neither prices nor knows to be free of charge is named in `unpriced` (with why), as is every
 multi-language component, whose resources are not known offline: nothing is silently counted as $0.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from components.naming import physical_name
-from settings.schedules import parse_schedule, runs_per_month
+from tools.cost_runs import JobAssumption, expected_job_minutes, job_items, setting_list, worker_items
 from tools.preview.multilang import CREATES
+from tools.pricing import PRICES, Item, known_regions, of_type, on_demand_share, task_definition, task_hour_price
 
-PRICES = json.loads((Path(__file__).resolve().parent / "data" / "prices.json").read_text())
-UNKNOWN = "<unknown>"
-
-
-def known_regions() -> list[str]:
-    """Regions the price file covers."""
-    return sorted(PRICES["regions"])
-
-
-@dataclass
-class Item:
-    """One line of the estimate."""
-
-    item: str
-    quantity: float
-    unit: str
-    unit_price: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """The `cost.items[]` entry."""
-        return {"item": self.item, "quantity": round(self.quantity, 4), "unit": self.unit,
-                "unitPrice": self.unit_price, "monthly": round(self.quantity * self.unit_price, 2)}
-
-
-def _of_type(report: dict[str, Any], token: str) -> list[dict[str, Any]]:
-    return [r for r in report["resources"] if r["type"] == token]
-
-
-def _task_definition(report: dict[str, Any], resource: dict[str, Any], prop: str) -> dict[str, Any] | None:
-    urns = set(resource["propertyDependencies"].get(prop, []))
-    arn = resource["inputs"].get(prop) if prop == "taskDefinition" else None
-    for td in _of_type(report, "aws:ecs/taskDefinition:TaskDefinition"):
-        if td["urn"] in urns or (arn and arn != UNKNOWN and td["outputs"].get("arn") == arn):
-            return td
-    return None
-
-
-def on_demand_share(strategy: list[dict[str, Any]], tasks: float) -> float:
-    """The fraction of `tasks` that run on FARGATE (the rest on FARGATE_SPOT), as ECS places them."""
-    if not strategy:
-        return 1.0
-    tasks = max(tasks, 0.0)
-    counts: Counter[str] = Counter()
-    placed = 0.0
-    for s in strategy:
-        take = min(float(s.get("base") or 0), tasks - placed)
-        counts[s["capacityProvider"]] += take
-        placed += take
-    weights = sum(float(s.get("weight") or 0) for s in strategy)
-    for s in strategy:
-        if weights:
-            counts[s["capacityProvider"]] += (tasks - placed) * float(s.get("weight") or 0) / weights
-    total = sum(counts.values())
-    return counts["FARGATE"] / total if total else 1.0
-
-
-def task_hour_price(prices: dict[str, Any], td: dict[str, Any], on_demand: float) -> tuple[float, str]:
-    """Price of one task-hour of a task definition, blended over on-demand and spot; and a size label."""
-    inputs = td["inputs"]
-    arch = (inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
-    rate = prices["fargate"][arch if arch in prices["fargate"] else "X86_64"]
-    vcpu, gb = int(inputs.get("cpu", 256)) / 1024, int(inputs.get("memory", 512)) / 1024
-    full = vcpu * rate["vcpuHour"] + gb * rate["gbHour"]
-    spot = full * (1 - prices["fargate"]["spotDiscount"])
-    mix = "on-demand" if on_demand >= 1 else "spot" if on_demand <= 0 else f"{on_demand:.0%} on-demand"
-    return full * on_demand + spot * (1 - on_demand), f"{vcpu:g} vCPU / {gb:g} GB {arch}, {mix}"
+__all__ = ["PRICES", "estimate", "known_regions", "on_demand_share", "unpriced", "unpriced_note"]
 
 
 def _network_items(report: dict[str, Any], prices: dict[str, Any], hours: float, data_gb: float) -> list[Item]:
     items = []
-    interface = [e for e in _of_type(report, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    interface = [e for e in of_type(report, "aws:ec2/vpcEndpoint:VpcEndpoint")
                  if e["inputs"].get("vpcEndpointType", "Gateway") == "Interface"]  # AWS's default is Gateway
     for endpoint in interface:
         azs = max(len(endpoint["inputs"].get("subnetIds") or []), 1)
@@ -102,12 +38,12 @@ def _network_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
                           prices["interfaceEndpoint"]["azHour"]))
     if interface and data_gb:
         items.append(Item("data through interface endpoints", data_gb, "GB", prices["interfaceEndpoint"]["perGb"]))
-    nats = _of_type(report, "aws:ec2/natGateway:NatGateway")
+    nats = of_type(report, "aws:ec2/natGateway:NatGateway")
     if nats:
         items.append(Item(f"NAT gateway ({len(nats)})", len(nats) * hours, "hour", prices["natGateway"]["hour"]))
         if not interface and data_gb:
             items.append(Item("data through NAT gateways", data_gb, "GB", prices["natGateway"]["perGb"]))
-    public_ips = len(_of_type(report, "aws:ec2/eip:Eip"))
+    public_ips = len(of_type(report, "aws:ec2/eip:Eip"))
     for lb in _load_balancers(report):
         kind = lb["inputs"].get("loadBalancerType") or "application"
         if kind not in _LB_PRICES:
@@ -135,11 +71,11 @@ def _load_balancers(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
-                   expected_minutes: dict[str, float]) -> list[Item]:
+                   expected_minutes: dict[str, JobAssumption], workers: set[str] = frozenset()) -> list[Item]:
     items = []
-    for svc in _of_type(report, "aws:ecs/service:Service"):
-        td = _task_definition(report, svc, "taskDefinition")
-        if td is None:
+    for svc in of_type(report, "aws:ecs/service:Service"):
+        td = task_definition(report, svc, "taskDefinition")
+        if td is None or svc["inputs"].get("name") in workers:
             continue
         tasks = float(svc["inputs"].get("desiredCount", 1))
         strategy = svc["inputs"].get("capacityProviderStrategies") or []
@@ -148,18 +84,8 @@ def _compute_items(report: dict[str, Any], prices: dict[str, Any], hours: float,
             label += f", shared with the Service Connect proxy ({SERVICE_CONNECT_PROXY})"
         items.append(Item(f"service {svc['inputs'].get('name', svc['name'])}: {tasks:g} x {label}, all month",
                           tasks * hours, "task-hour", round(price, 6)))
-    for schedule in _of_type(report, "aws:scheduler/schedule:Schedule"):
-        ecs = (schedule["inputs"].get("target") or {}).get("ecsParameters") or {}
-        td = _task_definition(report, schedule, "target")
-        expression = schedule["inputs"].get("scheduleExpression")
-        if td is None or not isinstance(expression, str):
-            continue
-        runs = runs_per_month(parse_schedule(expression), hours)
-        minutes = expected_minutes.get(td["inputs"].get("family", ""), 10.0)
-        strategy = ecs.get("capacityProviderStrategies") or []
-        price, label = task_hour_price(prices, td, on_demand_share(strategy, 1))
-        items.append(Item(f"job {td['inputs'].get('family')}: {runs:.4g} runs x {minutes:g} min, {label}",
-                          runs * max(minutes, 1) / 60, "task-hour", round(price, 6)))
+    for schedule in of_type(report, "aws:scheduler/schedule:Schedule"):
+        items += job_items(report, prices, hours, schedule, expected_minutes)
     return items
 
 
@@ -178,22 +104,26 @@ def uses_service_connect(service: dict[str, Any]) -> bool:
 
 def _usage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: dict[str, Any]) -> list[Item]:
     items = []
-    keys = len(_of_type(report, "aws:kms/key:Key"))
+    keys = len(of_type(report, "aws:kms/key:Key"))
     if keys:
         items.append(Item(f"KMS keys ({keys})", keys, "key-month", prices["kms"]["keyMonth"]))
-    if _of_type(report, "aws:cloudwatch/logGroup:LogGroup"):
+    if of_type(report, "aws:cloudwatch/logGroup:LogGroup"):
         items.append(Item("log ingestion", float(assumptions.get("logIngestGbPerMonth", 1)), "GB",
                           prices["logs"]["ingestPerGb"]))
-    if _of_type(report, "aws:ecr/repository:Repository"):
+    if of_type(report, "aws:ecr/repository:Repository"):
         items.append(Item("ECR image storage", float(assumptions.get("imageStorageGb", 1)), "GB-month",
                           prices["ecr"]["storagePerGbMonth"]))
     items += _image_step_items(report, prices, float(assumptions.get("upstreamImageGb", 0.5)))
-    alarms = len(_of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    alarms = of_type(report, "aws:cloudwatch/metricAlarm:MetricAlarm")
     if alarms:
-        items.append(Item(f"CloudWatch alarms ({alarms})", alarms, "alarm-month", prices["cloudwatch"]["alarmMonth"]))
-    emails = len([s for s in _of_type(report, "aws:sns/topicSubscription:TopicSubscription")
+        # Billed per alarm metric ("Per Alarm Metric Month" on the bill): a metric-math alarm per metric it reads.
+        metrics = sum(max(1, len([q for q in a["inputs"].get("metricQueries") or [] if "metric" in q]))
+                      for a in alarms)
+        items.append(Item(f"CloudWatch alarms ({len(alarms)}, {metrics} alarm metrics)", metrics, "alarm-metric-month",
+                          prices["cloudwatch"]["alarmMonth"]))
+    emails = len([s for s in of_type(report, "aws:sns/topicSubscription:TopicSubscription")
                   if s["inputs"].get("protocol") == "email"])
-    if _of_type(report, "aws:sns/topic:Topic") or emails:
+    if of_type(report, "aws:sns/topic:Topic") or emails:
         # SNS: the first million publishes and 1,000 emails a month are free; alerts stay far below.
         items.append(Item(f"SNS alerts ({emails} email subscription(s), within the free tier)", 1, "topic-month",
                           0.0))
@@ -210,7 +140,7 @@ def _image_step_items(report: dict[str, Any], prices: dict[str, Any], gb_per_ima
     fetch from upstream are free (data into AWS); pulls in the region cost only the endpoint data."""
     items = []
     for token, what in IMAGE_STEPS.items():
-        steps = _of_type(report, token)
+        steps = of_type(report, token)
         if steps:
             items.append(Item(f"ECR storage: {len(steps)} image(s) {what} at deploy", len(steps) * gb_per_image,
                               "GB-month", prices["ecr"]["storagePerGbMonth"]))
@@ -222,33 +152,23 @@ def _storage_items(report: dict[str, Any], prices: dict[str, Any], assumptions: 
     """EFS storage (and its backups) for `volumes`, and the hosted zone behind the private DNS namespace."""
     items = []
     gb = float(assumptions.get("efsStorageGb", 1))
-    for fs in _of_type(report, "aws:efs/fileSystem:FileSystem"):
+    for fs in of_type(report, "aws:efs/fileSystem:FileSystem"):
         efs = prices.get("efs")
         if efs is None:
             unpriced.append(f"EFS storage of {fs['name']} (no EFS price for this region in tools/data/prices.json)")
             continue
         items.append(Item(f"EFS storage ({gb:g} GB assumed, cost.efsStorageGb)", gb, "GB-month",
                           efs["standardGbMonth"]))
-        backups = [b for b in _of_type(report, "aws:efs/backupPolicy:BackupPolicy")
+        backups = [b for b in of_type(report, "aws:efs/backupPolicy:BackupPolicy")
                    if (b["inputs"].get("backupPolicy") or {}).get("status") == "ENABLED"]
         if backups:
             items.append(Item("EFS backups (AWS Backup warm storage, the same GB)", gb, "GB-month",
                               efs["backupWarmGbMonth"]))
-    zones = len(_of_type(report, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
+    zones = len(of_type(report, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
     if zones:
         items.append(Item(f"private DNS namespace ({zones} Route 53 hosted zone)", zones, "zone-month",
                           prices["route53"]["hostedZoneMonth"]))
     return items
-
-
-def expected_job_minutes(report: dict[str, Any], config: dict[str, str]) -> dict[str, float]:
-    """Task definition family -> `expectedMinutes` of the job, from the stack's settings."""
-    try:
-        jobs = json.loads(config.get("private-fargate:jobs", "[]"))
-    except ValueError:
-        return {}
-    return {physical_name(report["project"], report["stack"], j["name"], max_len=255): float(
-        j.get("expectedMinutes", 10)) for j in jobs if isinstance(j, dict) and "name" in j}
 
 
 #: Items whose cost the choice between endpoints and NAT gateways changes.
@@ -262,7 +182,7 @@ def nat_comparison(report: dict[str, Any], prices: dict[str, Any], hours: float,
     The totals add what both cost alike (tasks, load balancers, EFS, logs...) to each way out.
     """
     rest = sum(i.quantity * i.unit_price for i in items if not i.item.startswith(_EGRESS_ITEMS))
-    zones = {s["inputs"].get("availabilityZone") for s in _of_type(report, "aws:ec2/subnet:Subnet")
+    zones = {s["inputs"].get("availabilityZone") for s in of_type(report, "aws:ec2/subnet:Subnet")
              if s["inputs"].get("mapPublicIpOnLaunch") is not True and "-public-" not in s["name"]}
     endpoint_items = [i for i in items if i.item.startswith("interface endpoint ")]
     azs = len(zones - {None}) or max([int(i.quantity / hours) for i in endpoint_items] or [1])
@@ -294,18 +214,20 @@ def estimate(report: dict[str, Any], region: str | None, assumptions: dict[str, 
     hours = float(PRICES["hoursPerMonth"])
     data_gb = float(assumptions.get("endpointDataGbPerMonth", 10))
     efs_unpriced: list[str] = []
+    workers = {w["name"] for w in setting_list(config or {}, "workers")}
     items = [*_network_items(report, prices, hours, data_gb),
-             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {})),
+             *_compute_items(report, prices, hours, expected_job_minutes(report, config or {}), workers),
+             *worker_items(report, prices, hours, workers, assumptions),
              *_usage_items(report, prices, assumptions), *_storage_items(report, prices, assumptions, efs_unpriced)]
     out["items"] = [i.as_dict() for i in items]
-    out["unpriced"] = unpriced(report, opaque)
+    out["unpriced"] = unpriced(report, opaque, workers)
     out["monthly"] = round(sum(i["monthly"] for i in out["items"]), 2)
     out["assumptions"].update({"hoursPerMonth": hours, "pricesTaken": PRICES["taken"],
                                "pricesSource": PRICES["source"]})
-    if any(uses_service_connect(s) for s in _of_type(report, "aws:ecs/service:Service")):
+    if any(uses_service_connect(s) for s in of_type(report, "aws:ecs/service:Service")):
         out["assumptions"]["serviceConnectProxy"] = (f"each task of a Service Connect service runs a proxy; "
                                                     f"{SERVICE_CONNECT_PROXY} within the task's size")
-    if _of_type(report, "aws:s3/bucket:Bucket") + _of_type(report, "aws:s3/bucketV2:BucketV2"):
+    if of_type(report, "aws:s3/bucket:Bucket") + of_type(report, "aws:s3/bucketV2:BucketV2"):
         out["assumptions"]["s3Lifecycle"] = S3_LIFECYCLE
     if efs_unpriced:
         out["assumptions"]["unpriced"] = efs_unpriced
@@ -319,7 +241,8 @@ _FREE_PREFIXES = ("aws:iam/", "aws:appautoscaling/", "aws:servicediscovery/httpN
                   "aws:ecs/", "aws:lb/", "aws:alb/", "aws:vpc/securityGroup", "aws:scheduler/", "aws:s3/bucket",
                   "aws:cloudwatch/event", "aws:cloudwatch/log", "aws:sns/topicSubscription:", "aws:sns/topicPolicy:",
                   "aws:kms/alias:", "aws:acm/", "aws:ssm/parameter:", "aws:lambda/permission:",
-                  "aws:efs/mountTarget:", "aws:efs/accessPoint:", "aws:efs/fileSystemPolicy:")
+                  "aws:efs/mountTarget:", "aws:efs/accessPoint:", "aws:efs/fileSystemPolicy:",
+                  "aws:sqs/queuePolicy:")
 _FREE_EC2 = {"vpc", "subnet", "routeTable", "route", "routeTableAssociation", "mainRouteTableAssociation",
              "internetGateway", "egressOnlyInternetGateway", "securityGroup", "securityGroupRule",
              "defaultSecurityGroup", "defaultVpc", "defaultSubnet", "defaultRouteTable", "defaultNetworkAcl",
@@ -330,7 +253,7 @@ _FREE_EC2 = {"vpc", "subnet", "routeTable", "route", "routeTableAssociation", "m
 _USAGE = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketObject:BucketObject",
           "aws:s3/bucketObjectv2:BucketObjectv2", "aws:sqs/queue:Queue", "aws:lambda/function:Function",
           "aws:dynamodb/table:Table", "aws:apigateway/restApi:RestApi", "aws:apigatewayv2/api:Api",
-          "aws:cloudfront/distribution:Distribution", "aws:sfn/stateMachine:StateMachine",
+          "aws:cloudfront/distribution:Distribution",
           "aws:cloudwatch/eventBus:EventBus", "aws:kinesis/stream:Stream", "aws:appsync/graphQLApi:GraphQLApi",
           # Cloud Map charges per registered instance and per discovery call: tasks come and go
           "aws:servicediscovery/service:Service"}
@@ -338,7 +261,8 @@ _PRICED = {"aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/natGateway:NatGateway", "
            "aws:ecs/service:Service", "aws:scheduler/schedule:Schedule", "aws:kms/key:Key",
            "aws:cloudwatch/logGroup:LogGroup", "aws:ecr/repository:Repository",
            "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "aws:efs/fileSystem:FileSystem",
-           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"}
+           "aws:efs/backupPolicy:BackupPolicy", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
+           "aws:sfn/stateMachine:StateMachine"}
 
 
 def _why_unpriced(resource: dict[str, Any]) -> str | None:
@@ -357,12 +281,16 @@ def _why_unpriced(resource: dict[str, Any]) -> str | None:
     return "no price in tools/data/prices.json"
 
 
-def unpriced(report: dict[str, Any], opaque: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+def unpriced(report: dict[str, Any], opaque: list[dict[str, str]] | None = None,
+             workers: frozenset[str] | set[str] = frozenset()) -> list[dict[str, str]]:
     """AWS resources the estimate does not price (and does not know to be free), and multi-language components
-    that create some (`opaque`: their `{urn, type}`, from the preview)."""
+    that create some (`opaque`: their `{urn, type}`, from the preview). A worker's queue is priced with the worker."""
     components = {o["urn"] for o in opaque or [] if CREATES.get(o["type"]) != ()}
+    worker_queues = {f"worker-{w}-queue" for w in workers}
     out = []
     for r in report["resources"]:
+        if r["type"] == "aws:sqs/queue:Queue" and r["name"] in worker_queues:
+            continue
         if r.get("custom"):
             why = _why_unpriced(r)
         elif r["urn"] in components:

@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.contract import STACK_OUTPUTS, WORKLOAD_OUTPUTS, OutputSpec
-from settings import JobSettings, ServiceSettings, Settings, WorkloadSettings
+from components.contract import STACK_OUTPUTS, WORKER_OUTPUTS, WORKLOAD_OUTPUTS, OutputSpec
+from settings import JobSettings, ServiceSettings, Settings, WorkerSettings, WorkloadSettings
 from settings.containers import ContainerSettings, InitContainerSettings, SidecarSettings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -123,6 +123,11 @@ def job_table() -> str:
     return _workload_table(JobSettings, set(WorkloadSettings.model_fields))
 
 
+def worker_table() -> str:
+    """The keys only workers take."""
+    return _workload_table(WorkerSettings, set(WorkloadSettings.model_fields))
+
+
 def container_table() -> str:
     """The keys of a sidecar or init container: the container keys of a workload, plus their own."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
@@ -147,9 +152,11 @@ TABLES: dict[str, Callable[[], str]] = {
     "workload-settings": workload_table,
     "service-settings": service_table,
     "job-settings": job_table,
+    "worker-settings": worker_table,
     "container-settings": container_table,
     "outputs": lambda: _outputs(STACK_OUTPUTS, "output"),
     "workload-outputs": lambda: _outputs(WORKLOAD_OUTPUTS, "key"),
+    "worker-outputs": lambda: _outputs(WORKER_OUTPUTS, "key"),
 }
 
 

@@ -110,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, help="stop waiting after this many seconds (the task keeps running)")
     p.add_argument("--idempotency-key", help="client token: retrying with the same key starts no second task")
     p.add_argument("--stop-on-interrupt", action="store_true", help="stop the task on Ctrl-C without asking")
+    p.add_argument("--via-schedule", action="store_true",
+                   help="run a job through its state machine, as its schedule does (timeout, retries, alert)")
     return p.parse_args(argv)
 
 
@@ -350,6 +352,8 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
          out: Callable[[str], None] = print) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
+    if args.via_schedule:
+        return _via_schedule(args, session, out, sleep)
     state: dict[str, Any] = {}
 
     def start() -> int:
@@ -378,6 +382,26 @@ def main(argv: list[str] | None = None, session: Any = None, sleep: Callable[[fl
             return interrupted(runner, args.stop_on_interrupt)
 
     return cli(follow, region=lambda: request.region)
+
+
+def _via_schedule(args: argparse.Namespace, session: Any, out: Callable[[str], None],
+                  sleep: Callable[[float], None]) -> int:
+    """`--via-schedule`: tools/run_execution.py starts the job's state machine and follows it."""
+    from tools import run_execution
+
+    state: dict[str, Any] = {}
+
+    def body() -> int:
+        refused = run_execution.refused_options(args)
+        if refused:
+            raise ToolError(f"{', '.join(refused)} with --via-schedule: the state machine runs the job as it is "
+                            "defined")
+        request = build_request(args, load_outputs(args.stack, args.outputs))
+        state["region"] = request.region
+        aws = session or make_session()
+        return run_execution.run(aws, Runner(aws, request, out=out, sleep=sleep), out=out, sleep=sleep)
+
+    return cli(body, region=lambda: state.get("region"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""`python -m app serve|job|migrate|health|probe|exit`: the sample container's entry point.
+"""`python -m app serve|job|worker|migrate|health|probe|exit`: the sample container's entry point.
 
 serve   HTTP on $PORT (8080): GET /health -> 200 {"status": "ok"}, GET / -> a small JSON document.
 job     writes one JSON result object to s3://$OUTPUT_BUCKET/results/<timestamp>.json and logs it.
+worker  drains $QUEUE_URL one message at a time under scale-in protection (app/app/worker.py).
 migrate the sample "schema migration" the dev stack runs before `web` moves to a new task definition
         (`beforeDeploy: {command: [migrate]}`): logs its steps and records the schema version it
         applied in s3://$OUTPUT_BUCKET/migrations/schema.json (only logs without OUTPUT_BUCKET);
@@ -158,6 +159,10 @@ def main(argv: list[str]) -> int:
         return serve(port)
     if mode == "health":
         return health(port)
+    if mode == "worker":
+        from app.worker import main as worker_main
+
+        return worker_main()
     if mode == "job":
         bucket = os.environ.get("OUTPUT_BUCKET")
         if not bucket:
@@ -182,7 +187,7 @@ def main(argv: list[str]) -> int:
         render_config(Path(os.environ.get("RENDER_DIR", "/srv/rendered")), port,
                       int(os.environ.get("PROXY_PORT", "8443")))
         return 0
-    log.error("unknown mode %r; use serve, job, migrate, health, probe, exit or render-config", mode)
+    log.error("unknown mode %r; use serve, job, worker, migrate, health, probe, exit or render-config", mode)
     return 2
 
 

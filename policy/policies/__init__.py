@@ -19,6 +19,8 @@ from . import (
     s3,
     s3_hygiene,
     security_groups,
+    sfn,
+    sqs,
     tags,
 )
 
@@ -26,6 +28,6 @@ PACK_NAME = "private-fargate-guard"
 
 POLICIES = [*network.POLICIES, *security_groups.POLICIES, *ecs.POLICIES, *logs.POLICIES, *kms_logs.POLICIES,
             *ecr.POLICIES, *s3.POLICIES, *s3_hygiene.POLICIES, *iam.POLICIES, *resources.POLICIES,
-            *alb.POLICIES, *tags.POLICIES, *efs.POLICIES, *coverage.POLICIES]
+            *alb.POLICIES, *tags.POLICIES, *efs.POLICIES, *sqs.POLICIES, *sfn.POLICIES, *coverage.POLICIES]
 
 __all__ = ["PACK_NAME", "POLICIES"]

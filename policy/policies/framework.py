@@ -139,8 +139,11 @@ def setting_hint(urn: str, parent: str | None, detail: str | None = None) -> str
         workload = parent_name.removeprefix("service-").removesuffix("-lb") if kind.startswith("load") else \
             parent_name.removeprefix("service-")
         return f" (private-fargate setting: the services entry `{workload}`)"
-    if kind == "job:FargateJob":
-        return f" (private-fargate setting: the jobs entry `{parent_name.removeprefix('job-')}`)"
+    if kind in ("job:FargateJob", "job:JobRunner"):
+        job = parent_name.removeprefix("job-").removesuffix("-runner")
+        return f" (private-fargate setting: the jobs entry `{job}`)"
+    if kind == "worker:FargateWorker":
+        return f" (private-fargate setting: the workers entry `{parent_name.removeprefix('worker-')}`)"
     setting = _SETTINGS.get(kind)
     return f" (private-fargate setting: {setting})" if setting else ""
 

@@ -11,6 +11,7 @@ from ._util import UNKNOWN, ci_get, config, containers, is_true
 from .framework import Findings, hint, hint_args, resource_policy, stack_policy
 from .graph import Graph, Node
 from .network import launched_containers
+from .sfn import STATE_MACHINE, log_destination_group
 from .topology import launch_of, launchers
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -68,11 +69,17 @@ def _log_group_managed(graph: Graph, _: dict[str, Any], found: Findings) -> None
                 _awslogs(td, container, options, names, found)
             elif log.get("logDriver") == "awsfirelens":
                 _firelens(td, container, options, routers, names, found)
+    for machine in graph.of_type(STATE_MACHINE):
+        group = log_destination_group(machine.props)
+        if group is not None and group not in names:
+            found.violation(f"{machine.name} logs its executions to {group!r}, which is not a LogGroup of this stack: "
+                            f"its retention is unmanaged. Declare the log group here{hint(machine)}.", machine.urn)
 
 
 ecs_log_group_managed = stack_policy(
     "ecs-log-group-managed",
-    "Containers log (awslogs, or FireLens to CloudWatch) to LogGroups of the stack, never to groups they create.",
+    "Containers log (awslogs, or FireLens to CloudWatch) to LogGroups of the stack, never to groups they create; "
+    "state machines log their executions to LogGroups of the stack.",
     EnforcementLevel.MANDATORY, _log_group_managed)
 
 

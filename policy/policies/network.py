@@ -46,7 +46,7 @@ def _no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolatio
 ecs_service_no_public_ip = resource_policy(
     "ecs-service-no-public-ip",
     "ECS services, task sets, Scheduler schedules (ECS and aws-sdk:ecs:runTask targets), EventBridge ECS targets, "
-    "Pipes and awsx services never give tasks a public IP.",
+    "Pipes, state machines (ecs:runTask states) and awsx services never give tasks a public IP.",
     EnforcementLevel.MANDATORY, _no_public_ip)
 
 

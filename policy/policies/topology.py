@@ -2,7 +2,8 @@
 
 The resource-graph helpers the network policies share: launchers (services, task sets, Scheduler
 schedules with an ECS or `aws-sdk:ecs:runTask` target, EventBridge ECS targets, EventBridge Pipes
-with an ECS target), the subnets and security groups they give tasks, route tables and routes.
+with an ECS target, Step Functions state machines with an `ecs:runTask` state), the subnets and
+security groups they give tasks, route tables and routes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 
 from ._util import UNKNOWN, as_list, ci_get, load_json
 from .graph import Graph, Node, depends_on
+from .sfn import STATE_MACHINE, run_task_launches
 
 SERVICE = "aws:ecs/service:Service"
 TASK_SET = "aws:ecs/taskSet:TaskSet"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 PIPE = "aws:pipes/pipe:Pipe"
-LAUNCHERS = (SERVICE, TASK_SET, SCHEDULE, EVENT_TARGET, PIPE)
+LAUNCHERS = (SERVICE, TASK_SET, SCHEDULE, EVENT_TARGET, PIPE, STATE_MACHINE)
 #: Multi-language components that start tasks; under mocks they are one opaque resource.
 OPAQUE_LAUNCHERS = ("awsx:ecs:FargateService", "awsx:ecs:EC2Service")
 SUBNET = ("aws:ec2/subnet:Subnet", "aws:ec2/defaultSubnet:DefaultSubnet")
@@ -111,6 +113,8 @@ def launch_of(node: Node) -> Launch:
         return Launch("ecsTarget", net, _public(net.get("assignPublicIp") if isinstance(net, dict) else net),
                       ecs.get("taskDefinitionArn"), "ecsTarget", ecs.get("enableExecuteCommand") is True,
                       ecs.get("platformVersion"), _container_overrides(p.get("input")), p.get("arn"), "arn")
+    if node.type == STATE_MACHINE:
+        return _machine_launch(p)
     params = p.get("targetParameters")
     ecs = params.get("ecsTaskParameters") if isinstance(params, dict) else params
     if not isinstance(ecs, dict):
@@ -122,6 +126,31 @@ def launch_of(node: Node) -> Launch:
                   UNKNOWN if overrides is UNKNOWN else
                   [c for c in as_list(ci_get(overrides, "containerOverrides")) if isinstance(c, dict)],
                   p.get("target"), "target")
+
+
+def _machine_launch(props: dict[str, Any]) -> Launch:
+    """A state machine's first `ecs:runTask` state (its definition depends on everything any state names);
+    a public IP in any of its states counts."""
+    found = run_task_launches(props.get("definition"))
+    if found is UNKNOWN or not found:
+        return Launch("definition", UNKNOWN, UNKNOWN, UNKNOWN, "definition", False, None, UNKNOWN)
+    first = found[0]
+    net = ci_get(first, "networkConfiguration", "awsvpcConfiguration")
+    public = [_public(ci_get(f, "networkConfiguration", "awsvpcConfiguration", "assignPublicIp")) for f in found]
+    overrides = [c for f in found for c in as_list(ci_get(f, "overrides", "containerOverrides")) if isinstance(c, dict)]
+    return Launch("definition", net, True if True in public else public[0], ci_get(first, "taskDefinition"),
+                  "definition", ci_get(first, "enableExecuteCommand") is True, ci_get(first, "platformVersion"),
+                  overrides, ci_get(first, "cluster"), "definition")
+
+
+def _runs_tasks(machine: Node) -> bool:
+    """A state machine with an ecs:runTask state; while its definition is unknown, one whose definition depends
+    on a task definition (the type is in the URN: a machine of Lambda functions is no launcher)."""
+    found = run_task_launches(machine.props.get("definition"))
+    if found is not UNKNOWN:
+        return bool(found)
+    return any(urn.split("::")[2].rsplit("$", 1)[-1] in TASK_DEFINITION
+               for urn in machine.deps.get("definition", []) if urn.count("::") >= 3)
 
 
 def _universal(target: dict[str, Any]) -> bool:
@@ -142,6 +171,8 @@ def is_launcher(node: Node) -> bool:
             target.get("ecsParameters") is not None or _universal(target)))
     if node.type == EVENT_TARGET:
         return node.props.get("ecsTarget") is not None
+    if node.type == STATE_MACHINE:
+        return _runs_tasks(node)
     if node.type == PIPE:
         params = node.props.get("targetParameters")
         return isinstance(params, dict) and params.get("ecsTaskParameters") is not None

@@ -22,6 +22,7 @@ from tools.preview.diff import FORMAT_VERSION, BaselineError, load_baseline
 from tools.preview.inputs import InputError, load_invokes, load_stack_references
 from tools.preview.output import OutputError, emit
 from tools.preview.projectconfig import ProjectError, load_project
+from tools.preview.render import compose_services
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -95,6 +96,7 @@ def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = 
              *(_faked_note(f) for f in result["faked"]), *(_read_note(r) for r in result["reads"])]
     return {"project": project.name, "stack": stack, "mode": mode, "resources": result["resources"],
             "outputs": result["outputs"], "violations": [], "notes": notes,
+            "compose": compose_services(result["notes"]),
             "_region": region, "_config": project.config, "_opaque": result["opaque"]}
 
 

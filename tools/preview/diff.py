@@ -152,17 +152,20 @@ def new_violation_keys(report: dict[str, Any], baseline: dict[str, Any] | None) 
 
 # --- cost -----------------------------------------------------------------------------------------------------
 
-#: `service web: 2 x 0.5 vCPU ...` and `job report: 30 runs ...`: the workload names the item.
-_NAMED = re.compile(r"^((?:service|job|worker|state machine) [^:]+):")
+#: `service web: 2 x 0.5 vCPU ...`, `job report: state transitions ...`: the workload names the item.
+_NAMED = re.compile(r"^((?:service|job|worker|state machine) [^:]+): (.*)$")
 _COUNT = re.compile(r"\s*\(\d+(?: AZs?)?\)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def item_key(label: str) -> str:
-    """What identifies a cost item across two estimates: its label less counts that move with the stack."""
+    """What identifies a cost item across two estimates: its label less what moves with the stack (counts,
+    sizes, capacity); a workload's items by the workload and the first word of what they price."""
     named = _NAMED.match(label)
     if named:
-        return named.group(1)
-    return _COUNT.sub("", label)
+        words = [w for w in named.group(2).replace(",", " ").split() if any(c.isalpha() for c in w)]
+        return f"{named.group(1)}: {words[0] if words else ''}".rstrip(": ")
+    return _NUMBER.sub("#", _COUNT.sub("", label))
 
 
 @dataclass

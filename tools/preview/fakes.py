@@ -209,6 +209,8 @@ class Cloud:
             "FileSystem": f"arn:{p}:elasticfilesystem:{r}:{a}:file-system/{rid}",
             "AccessPoint": f"arn:{p}:elasticfilesystem:{r}:{a}:access-point/{rid}",
             "Parameter": f"arn:{p}:ssm:{r}:{a}:parameter/{physical.lstrip('/')}",
+            "StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{physical}",
+            "MetricAlarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{physical}",
         }
         if rtype in special and (rtype != "Cluster" or module == "ecs"):
             return special[rtype]
@@ -374,6 +376,10 @@ def _load_balancer(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: 
             "arn": f"arn:{cloud.partition}:elasticloadbalancing:{cloud.region}:{cloud.account}:loadbalancer/{suffix}"}
 
 
+def _target_group(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
+    return {"arnSuffix": f"targetgroup/{physical}/{digest[:16]}"}
+
+
 def _task_definition(cloud: Cloud, inputs: dict, rid: str, physical: str, digest: str) -> dict:
     family = inputs.get("family", physical)
     arn = f"arn:{cloud.partition}:ecs:{cloud.region}:{cloud.account}:task-definition/{family}:1"
@@ -405,6 +411,7 @@ _EXTRAS = {
     "Vpc": _vpc, "VpcEndpoint": _vpc_endpoint, "Repository": _repository, "Bucket": _bucket,
     "BucketV2": _bucket, "LoadBalancer": _load_balancer, "TaskDefinition": _task_definition,
     "Queue": _queue, "Service": _service, "CacheWarm": _image_step, "ImageMirror": _image_step,
+    "TargetGroup": _target_group,
 }
 _INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": Cloud._azs,

@@ -97,6 +97,11 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("alb-public-smuggling-protection", "alb-drop-invalid-headers", "alb-desync-mitigation",
                      "alb-tls-policy", "alb-https-only", "alb-internal-https", "alb-access-logs",
                      "alb-deletion-protection"), _LB),
+    "sqs-encrypted": ("aws:sqs/queue:Queue",),
+    "sqs-tls-only": ("aws:sqs/queue:Queue", "aws:sqs/queuePolicy:QueuePolicy"),
+    "sfn-logging": ("aws:sfn/stateMachine:StateMachine",),
+    "efs-encrypted": ("aws:efs/fileSystem:FileSystem",),
+    "efs-transit-encryption": (_TASK,),
     "required-tags": ("*",),
 }
 #: The pack's own advisory for what it cannot see: it already names some opaque components.

@@ -23,12 +23,42 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         out.write(f"    {key}: {_short(value)}\n")
     created = sum(1 for r in report["resources"] if r["type"] != "pulumi:pulumi:Stack")
     out.write(f"\nResources:\n    + {created} to create\n")
-    if report.get("notes"):
+    compose = [n for n in report.get("notes", []) if n.startswith(COMPOSE_SERVICE)]
+    others = [n for n in report.get("notes", []) if not n.startswith(COMPOSE_SERVICE)]
+    if compose:
+        _render_compose(compose, out)
+    if others:
         out.write("\nNotes:\n")
-        for note in report["notes"]:
+        for note in others:
             out.write(f"    - {note}\n")
     _render_violations(report.get("violations", []), out)
     _render_cost(report.get("cost") or {}, out)
+
+
+#: How the compose importer starts each line about one compose service (settings/compose/context.py).
+COMPOSE_SERVICE = "compose: services."
+
+
+def compose_services(notes: list[str]) -> list[dict[str, Any]]:
+    """The compose importer's report per compose service: what it became and what was noted about it."""
+    out: dict[str, dict[str, Any]] = {}
+    for note in notes:
+        if not note.startswith(COMPOSE_SERVICE):
+            continue
+        name, _, text = note.removeprefix(COMPOSE_SERVICE).partition(": ")
+        if name not in out:
+            out[name] = {"service": name, "becomes": text, "notes": []}
+        else:
+            out[name]["notes"].append(text)
+    return list(out.values())
+
+
+def _render_compose(notes: list[str], out: TextIO) -> None:
+    out.write("\nCompose services (what each became, and what was left out or changed):\n")
+    for entry in compose_services(notes):
+        out.write(f"    services.{entry['service']}: {entry['becomes']}\n")
+        for text in entry["notes"]:
+            out.write(f"        - {text}\n")
 
 
 def _tree_rows(resources: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

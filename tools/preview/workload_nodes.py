@@ -216,9 +216,11 @@ def _workload(task: dict[str, Any] | None) -> str:
 def _job(b: Builder, resource: dict[str, Any], task: dict[str, Any] | None, lines: list[str], cluster: Any,
          *related: dict[str, Any]) -> None:
     props = ("target", "definition", "ecsTarget")  # where a schedule, a state machine, a rule's target say it
-    subnets = [s for p in props for s in subnets_of(b, resource, p)]
-    group = b.cluster_group(cluster, b.vpc_of(subnets), [c for p in props for c in b.ix.refs(resource, p, CLUSTER)])
-    firewall = [r for p in props for r in b.security(resource, p)]
+    starters = [resource, *(r for r in related if r["type"] == STATE_MACHINE)]  # a machine runs the task
+    subnets = [s for x in starters for p in props for s in subnets_of(b, x, p)]
+    clusters = [c for x in starters for p in props for c in b.ix.refs(x, p, CLUSTER)]
+    group = b.cluster_group(cluster, b.vpc_of(subnets), clusters)
+    firewall = [r for x in starters for p in props for r in b.security(x, p)]
     nid = b.node("job", resource, lines, group, *(r for r in (task, *related, *firewall) if r is not resource))
     b.uses_buckets(nid, task)
     efs_mounts(b, nid, task)
