@@ -103,8 +103,8 @@ class TestJsonContract:
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
         report = result.report
-        assert set(report) == {"project", "stack", "mode", "resources", "outputs", "violations", "notes", "compose",
-                               "cost"}
+        assert set(report) == {"formatVersion", "project", "stack", "mode", "resources", "outputs", "violations",
+                               "notes", "compose", "cost"}
         assert report["compose"] == []  # no compose file in dev
         assert (report["project"], report["stack"], report["mode"]) == ("private-fargate", "dev", "preview")
         assert report["violations"] == [] and isinstance(report["notes"], list)

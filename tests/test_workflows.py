@@ -66,11 +66,13 @@ def assumes_aws(job: dict[str, Any]) -> bool:
 
 
 def comments_on_pr(job: dict[str, Any]) -> bool:
-    """A step that writes a PR comment: pulumi/actions' `comment-on-pr`, `gh pr comment`, or github-script."""
+    """A step that writes a PR comment: pulumi/actions' `comment-on-pr`, `gh pr comment`, github-script, or
+    this repository's `tools/pr_comment.py post`."""
     for step in steps(job):
         if str((step.get("with") or {}).get("comment-on-pr", "")).lower() == "true":
             return True
-        if "gh pr comment" in str(step.get("run", "")) or action(step) == "actions/github-script":
+        run = str(step.get("run", ""))
+        if "gh pr comment" in run or "pr_comment.py post" in run or action(step) == "actions/github-script":
             return True
     return False
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from tools import cost
-from tools.preview import environment, multilang, policies
+from tools.preview import environment, multilang, policies, redact
+from tools.preview.diff import FORMAT_VERSION, BaselineError, load_baseline
 from tools.preview.inputs import InputError, load_invokes, load_stack_references
+from tools.preview.output import OutputError, emit
 from tools.preview.projectconfig import ProjectError, load_project
-from tools.preview.render import compose_services, render
+from tools.preview.render import compose_services
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -44,8 +46,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stack-reference", action="append", metavar="NAME=FILE", dest="stack_references",
                    help="outputs of the stack NAME for StackReference (JSON: `pulumi stack output --json` or a "
                         "tools.preview --json report); repeatable")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
-    return p.parse_args(argv)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else "
+                                                       "(the same as --format json)")
+    p.add_argument("--format", choices=("text", "json", "markdown", "svg"), default=None,
+                   help="text (default); json; markdown: one document for a pull-request comment; svg: the "
+                        "topology drawn by Graphviz (with --output)")
+    p.add_argument("--baseline", type=Path, metavar="BASE.json",
+                   help="with --format markdown: a previous --json report to compare with (the base branch's)")
+    p.add_argument("--output", type=Path, metavar="FILE", help="write the document to FILE instead of stdout")
+    args = p.parse_args(argv)
+    args.format = args.format or ("json" if args.json else "text")
+    if args.json and args.format != "json":
+        p.error(f"--json and --format {args.format} disagree; give one of them")
+    if args.format == "svg" and args.output is None:
+        p.error("--format svg needs --output FILE")
+    if args.baseline is not None and args.format != "markdown":
+        p.error("--baseline goes with --format markdown")
+    return args
 
 
 def run_program(project_dir: Path, stack: str, mode: str, *, in_process: bool = False,
@@ -202,8 +219,11 @@ def build_report(args: argparse.Namespace, *, in_process: bool = False) -> dict[
     except policies.PolicyConfigError as exc:
         raise PreviewFailed(str(exc)) from None
     report["violations"] += multilang.advisories(opaque, enabled, report["violations"])
+    secrets = redact.secret_values(report["resources"])
     for resource in report["resources"]:
         resource.pop("_policy", None)
+    redact.scrub(report, secrets)  # a policy may quote a value it read: what it read as a secret stays one
+    report = {"formatVersion": FORMAT_VERSION, **report}
     report["cost"] = cost.estimate(report, region, _cost_assumptions(config), config, args.compare, opaque)
     if "unavailable" in report["cost"]:
         report["notes"].append(f"cost: {report['cost']['unavailable']}")
@@ -226,19 +246,14 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
     """Entry point; returns the exit status. `in_process` runs the program here (tests), not in a child."""
     args = parse_args(argv)
     try:
+        baseline = load_baseline(args.baseline) if args.baseline else None
         report = build_report(args, in_process=in_process)
-    except PreviewFailed as exc:
+        status = emit(args, report, baseline)
+    except (PreviewFailed, BaselineError, OutputError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    try:
-        text = json.dumps(report, indent=2, allow_nan=False) if args.json else None
-    except ValueError as exc:  # a NaN or infinity in an output: not JSON, so not a report
-        print(f"error: the report is not valid JSON: {exc}", file=sys.stderr)
-        return 2
-    if text is not None:
-        sys.stdout.write(text + "\n")
-    else:
-        render(report, sys.stdout)
+    if status:
+        return status
     return 1 if any(v["level"] == "mandatory" for v in report["violations"]) else 0
 
 
