@@ -29,7 +29,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from ._util import config
+from ._util import UNKNOWN, config
 from .graph import Graph, Node
 
 #: The SDK's sentinel for an unknown computed value (any sentinel works; the message is ours).
@@ -47,6 +47,17 @@ class Findings:
     def violation(self, message: str, urn: str | None = None) -> None:
         """Record a violation (on `urn`, or on the stack)."""
         self.violations.append((message, urn))
+
+    def judge(self, documents: list[Any], passes: Callable[[Any], bool], unknown: str, message: str,
+              urn: str) -> None:
+        """One resource judged by its policy documents: any passing one is enough; else an unknown one defers
+        the verdict to `pulumi up` (`unknown` names it); else `message` is a violation on `urn`."""
+        if any(passes(d) for d in documents):
+            return
+        if any(d is UNKNOWN for d in documents):
+            self.unknown.append(unknown)
+            return
+        self.violation(message, urn)
 
 
 StackCheck = Callable[[Graph, dict[str, Any], Findings], None]

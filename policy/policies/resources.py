@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
-from ._util import UNKNOWN, as_list, load_json, plain
+from ._util import as_list, load_json, plain
 from .documents import denies_insecure_transport, public_grants
 from .framework import Findings, hint, hint_args, resource_policy, stack_policy
 from .graph import Graph
@@ -65,13 +65,10 @@ def _sns_tls_only(graph: Graph, _: dict[str, Any], found: Findings) -> None:
         documents = [load_json(topic.props.get("policy"))]
         documents += [load_json(p.props.get("policy")) for p in policies
                       if topic.urn in p.deps.get("arn", []) or (isinstance(arn, str) and p.props.get("arn") == arn)]
-        if any(denies_insecure_transport(d, ("sns:Publish", "sns:*")) for d in documents):
-            continue
-        if any(d is UNKNOWN for d in documents):
-            found.unknown.append(f"the policy of topic {topic.name}")
-            continue
-        found.violation(f"topic {topic.name} accepts publishers without TLS: add a topic policy statement that "
-                        f"denies sns:Publish to '*' when aws:SecureTransport is false{hint(topic)}.", topic.urn)
+        found.judge(documents, lambda d: denies_insecure_transport(d, ("sns:Publish", "sns:*")),
+                    f"the policy of topic {topic.name}",
+                    f"topic {topic.name} accepts publishers without TLS: add a topic policy statement that "
+                    f"denies sns:Publish to '*' when aws:SecureTransport is false{hint(topic)}.", topic.urn)
 
 
 sns_tls_only = stack_policy(

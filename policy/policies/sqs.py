@@ -52,13 +52,10 @@ def _tls_only(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for queue in graph.of_type(QUEUE):
         documents = [load_json(p.props.get("policy")) for p in _attached(graph, queue)]
         documents.append(load_json(queue.props.get("policy")))
-        if any(denies_insecure_transport(d, ("sqs:*",), _covers(queue)) for d in documents):
-            continue
-        if any(d is UNKNOWN for d in documents):
-            found.unknown.append(f"the policy of queue {queue.name}")
-            continue
-        found.violation(f"queue {queue.name} accepts requests without TLS: add a queue policy that denies sqs:* when "
-                        f"aws:SecureTransport is false{hint(queue)}.", queue.urn)
+        found.judge(documents, lambda d, q=queue: denies_insecure_transport(d, ("sqs:*",), _covers(q)),
+                    f"the policy of queue {queue.name}",
+                    f"queue {queue.name} accepts requests without TLS: add a queue policy that denies sqs:* when "
+                    f"aws:SecureTransport is false{hint(queue)}.", queue.urn)
 
 
 sqs_tls_only = stack_policy(
