@@ -187,13 +187,16 @@ class Settings(Model):
         kinds = ", ".join(k for k, _ in self._kinds())
         for kind, items in self._kinds():
             for i, w in enumerate(items):
-                where = f"{kind}[{i}]"
+                origin = self._compose_origins.get(w.name)
+                # a compose service is named as the user wrote it, not as the entry it became
+                where = f"compose: services.{origin}" if origin else f"{kind}[{i}]"
+                key: tuple[str | int, ...] | str = where if origin else (kind, i, "name")
                 if w.name in RESERVED_NAMES:
-                    raise SettingError((kind, i, "name"), f"{w.name!r} is reserved: {RESERVED_NAMES[w.name]}; "
-                                                          "choose another name")
+                    raise SettingError(key, f"{w.name!r} is reserved: {RESERVED_NAMES[w.name]}; "
+                                            "choose another name")
                 if w.name in seen:
-                    raise SettingError((kind, i, "name"), f"{w.name!r} is already used by {seen[w.name]}; "
-                                                          f"names are unique across {kinds}")
+                    raise SettingError(key, f"{w.name!r} is already used by {seen[w.name]}; "
+                                            f"names are unique across {kinds}")
                 seen[w.name] = where
 
     def _workload_notes(self) -> list[str]:

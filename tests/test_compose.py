@@ -187,8 +187,24 @@ class TestFiles:
                 volumes: ["./consume:/usr/src/paperless/consume"]
         """)
         web = s.services[0]
-        assert web.writable_paths == ["/tmp", "/usr/src/paperless/consume", "/run", "/var/tmp"]
-        assert "Fargate has no tmpfs" in notes(s) and "volume ./consume does not exist" in notes(s)
+        assert web.writable_paths == ["/tmp", "/run", "/var/tmp"]
+        assert [(m.volume, m.path) for m in web.mounts] == [("consume", "/usr/src/paperless/consume")]
+        assert "Fargate has no tmpfs" in notes(s) and "volume ./consume does not exist yet" in notes(s)
+
+    def test_a_data_folder_compose_creates_is_kept_and_shared(self, tmp_path: Path) -> None:
+        """Mastodon's shape: `./postgres14` for the database, `./public/system` mounted by web and sidekiq."""
+        s = load(tmp_path, """
+            services:
+              db: {image: "postgres:14-alpine", volumes: ["./postgres14:/var/lib/postgresql/data"]}
+              web: {image: "ghcr.io/mastodon/mastodon:v4.3.0", volumes: ["./public/system:/mastodon/public/system"]}
+              sidekiq: {image: "ghcr.io/mastodon/mastodon:v4.3.0", volumes: ["./public/system:/mastodon/public/system"]}
+        """)
+        mounts = {w.name: [(m.volume, m.path) for m in w.mounts] for w in s.services}
+        assert mounts == {"db": [("postgres14", "/var/lib/postgresql/data")],
+                          "web": [("public-system", "/mastodon/public/system")],
+                          "sidekiq": [("public-system", "/mastodon/public/system")]}
+        assert set(s.volumes) == {"postgres14", "public-system"}
+        assert "kept across tasks and shared by every service that mounts ./public/system" in notes(s)
 
 
 class TestSecrets:

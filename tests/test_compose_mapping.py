@@ -81,6 +81,18 @@ class TestPortsAndHealth:
         assert (hc.interval, hc.timeout, hc.retries, hc.start_period) == (5, 60, 10, 300)
         assert "healthcheck.interval 2s became 5: ECS allows 5 to 300" in notes(s)
 
+    def test_an_unset_timeout_keeps_composes_30_seconds(self, tmp_path: Path) -> None:
+        """Mastodon's shape: `interval` and `retries` given, `timeout` not: compose waits 30 s, ECS would wait 5."""
+        s = load(tmp_path, """
+            services:
+              web:
+                image: ghcr.io/mastodon/mastodon:v4.3.0
+                healthcheck: {test: ["CMD-SHELL", "wget -q --spider localhost:3000/health"], interval: 1m30s}
+        """)
+        hc = s.services[0].health_check
+        assert hc is not None and (hc.interval, hc.timeout) == (90, 30)
+        assert "healthcheck.timeout unset: 30 s, compose's default" in notes(s)
+
     def test_resources(self, tmp_path: Path) -> None:
         s = load(tmp_path, """
             services:
@@ -203,6 +215,28 @@ class TestRefused:
         text = refusal(tmp_path, {"services": {"proxy": {"image": "traefik:v3.1", "network_mode": "host",
                                                          "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}}})
         assert "services.proxy.network_mode" in text and "services.proxy.volumes" in text and "1 more" in text
+
+    def test_every_refusal_of_one_key_group_is_reported(self, tmp_path: Path) -> None:
+        """A VPN container's shape (linuxserver/wireguard-like): privileged, host namespaces, NET_ADMIN, host binds."""
+        text = refusal(tmp_path, {"services": {"vpn": {
+            "image": "x/vpn:1.0", "privileged": True, "network_mode": "host", "pid": "host", "ipc": "host",
+            "cap_add": ["NET_ADMIN"], "volumes": ["/var/lib/vpn:/data", "~/conf:/conf"]}}})
+        for key in ("privileged", "network_mode", "pid", "ipc", "cap_add", "volumes: /var/lib/vpn",
+                    "volumes: ~/conf"):
+            assert f"services.vpn.{key}" in text, key
+
+    @pytest.mark.parametrize("svc,message", [
+        ({"deploy": {"replicas": "two"}}, "services.d.deploy.replicas: 'two' is not a whole number of tasks"),
+        ({"stop_grace_period": "soon"}, "services.d.stop_grace_period: 'soon' is not a duration"),
+        ({"ulimits": {"nofile": {"soft": 1024}}}, "services.d.ulimits.nofile: {'soft': 1024}: give a number"),
+    ])
+    def test_bad_values_name_the_compose_key(self, tmp_path: Path, svc: dict[str, Any], message: str) -> None:
+        text = refusal(tmp_path, {"services": {"d": {"image": "x/y:1", **svc}}})
+        assert message in text and "int()" not in text
+
+    def test_a_reserved_name_names_the_compose_service(self, tmp_path: Path) -> None:
+        text = refusal(tmp_path, {"services": {"exec": {"image": "x/y:1"}}})
+        assert "compose: services.exec: 'exec' is reserved" in text and "services[" not in text
 
     def test_invalid_settings_name_the_compose_service(self, tmp_path: Path) -> None:
         text = refusal(tmp_path, {"services": {"my_api": {"image": "x/y:1", "user": "bad user!"}}})

@@ -56,6 +56,10 @@ def measure(path: Path, credentials: list[str], region: str, profiles: list[str]
         return {"file": str(path), "imported": False, "refused": lines,
                 "ms": round((time.perf_counter() - started) * 1000)}
     notes = [n for n in settings.notes if n.startswith("compose: ")]
+    if not settings.workloads:
+        # every service is behind a profile it was not given: not refused, but nothing was imported either
+        return {"file": str(path), "imported": False, "empty": True, "refused": [], "notes": notes,
+                "ms": round((time.perf_counter() - started) * 1000)}
     return {"file": str(path), "imported": True, "services": len(settings.services), "jobs": len(settings.jobs),
             "containers": sum(len(w.containers) for w in settings.workloads), "volumes": len(settings.volumes),
             "notes": notes, "ms": round((time.perf_counter() - started) * 1000)}
@@ -72,7 +76,9 @@ def refused_key(line: str) -> str:
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Files imported and refused, refusals by compose key, workloads and notes."""
     imported = [r for r in rows if r["imported"]]
-    return {"files": len(rows), "imported": len(imported), "refused": len(rows) - len(imported),
+    empty = [r for r in rows if r.get("empty")]
+    return {"files": len(rows), "imported": len(imported), "empty": len(empty),
+            "refused": len(rows) - len(imported) - len(empty),
             "refusalsByKey": dict(Counter(refused_key(line) for r in rows for line in r.get("refused", []))
                                   .most_common()),
             "services": sum(r["services"] for r in imported), "jobs": sum(r["jobs"] for r in imported),
@@ -101,13 +107,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['containers']} containers, {len(row['notes'])} notes ({row['ms']} ms)")
             for note in row["notes"]:
                 print(f"    {note}")
+        elif row.get("empty"):
+            print(f"empty     {row['file']}: nothing to run (every service is in a profile not enabled: "
+                  "--profiles)")
         else:
             print(f"refused   {row['file']}:")
             for line in row["refused"]:
                 print(f"    {line}")
     print(f"\n{summary['imported']} of {summary['files']} files imported ({summary['services']} services, "
           f"{summary['jobs']} jobs, {summary['containers']} containers, {summary['notes']} notes); "
-          f"{summary['refused']} refused")
+          f"{summary['refused']} refused" + (f"; {summary['empty']} with nothing to run in the profiles given"
+                                             if summary["empty"] else ""))
     for key, count in summary["refusalsByKey"].items():
         print(f"    refused {count}x: {key}")
     return 0

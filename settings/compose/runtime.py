@@ -15,6 +15,8 @@ from settings.compose.units import duration_seconds, fargate_size, size_mib
 
 #: ECS HealthCheck limits (API_HealthCheck): interval 5..300, timeout 2..60, retries 1..10, startPeriod 0..300.
 HEALTH_LIMITS = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
+#: compose's healthcheck timeout when a file gives none (the compose specification: 30s).
+COMPOSE_HEALTH_TIMEOUT = 30
 #: Most ports a compose port range may expand to (each is a port mapping of the task definition).
 RANGE_MAX = 20
 
@@ -128,6 +130,11 @@ class RuntimeMapper:
             if clamped != value:
                 self.note(f"healthcheck.{key} {hc[key]} became {clamped}: ECS allows {low} to {high} (API_HealthCheck)")
             check[target] = clamped
+        if "timeout" not in check:
+            # compose's default is 30 s, ECS's 5 s: keep what the app was tuned for
+            check["timeout"] = COMPOSE_HEALTH_TIMEOUT
+            self.note(f"healthcheck.timeout unset: {COMPOSE_HEALTH_TIMEOUT} s, compose's default (ECS's own would "
+                      "be 5 s)")
         if hc.get("start_interval") is not None:
             self.note("healthcheck.start_interval left out: ECS checks at the interval from the start")
         self.entry["healthCheck"] = check
@@ -144,6 +151,9 @@ class RuntimeMapper:
             self.note("deploy.mode global: one task (a Fargate service has no hosts to run one task on each)")
         replicas = deploy.get("replicas", svc.get("scale"))
         if replicas is not None:
+            if not str(replicas).isdigit():
+                key = "deploy.replicas" if "replicas" in deploy else "scale"
+                raise Refused(f"{key}: {replicas!r} is not a whole number of tasks")
             self.entry["desiredCount"] = int(replicas)
             self.mapped("deploy.replicas" if "replicas" in deploy else "scale")
         resources = deploy.get("resources") or {}
@@ -172,38 +182,46 @@ class RuntimeMapper:
         self.note(f"cpus {cpus if cpus is not None else '-'} and memory {memory if memory is not None else '-'} "
                   f"became the Fargate size {cpu} cpu / {mib} MiB (the smallest valid size at or above them)")
 
+    def refuse(self, key: str, message: str) -> None:
+        raise NotImplementedError
+
     def _security(self) -> None:
+        """Every refusal of these keys at once (each is its own line), not the first one only."""
         svc = self.svc
         if compose_bool(svc.get("privileged")) is True:
-            raise Refused("privileged: Fargate does not run privileged containers; remove it and give the "
-                          "service only what it needs")
+            self.refuse("privileged", "Fargate does not run privileged containers; remove it and give the service "
+                        "only what it needs")
         mode = svc.get("network_mode")
         if mode not in (None, "bridge", "default"):
             other = str(mode).split(":", 1)[1] if ":" in str(mode) else None
-            raise Refused(f"network_mode: {mode!r}: Fargate tasks have their own network (awsvpc)"
-                          + (f"; to share {other}'s network, make it a sidecar of {other} in the settings"
-                             if other else "; remove it"))
+            self.refuse("network_mode", f"{mode!r}: Fargate tasks have their own network (awsvpc)"
+                        + (f"; to share {other}'s network, make it a sidecar of {other} in the settings"
+                           if other else "; remove it"))
         for key in ("pid", "ipc"):
             value = svc.get(key)
             if value is None:
                 continue
             if str(value) == "host" or str(value).startswith(("service:", "container:")):
-                raise Refused(f"{key}: {value!r}: Fargate shares no {key.upper()} namespace with the host or other "
-                              "tasks; remove it")
-            self.note(f"{key} {value!r} left out: each Fargate task has its own")
+                self.refuse(key, f"{value!r}: Fargate shares no {key.upper()} namespace with the host or other "
+                            "tasks; remove it")
+            else:
+                self.note(f"{key} {value!r} left out: each Fargate task has its own")
         added = {str(c).upper().removeprefix("CAP_") for c in svc.get("cap_add") or []}
         beyond = sorted(added - FARGATE_CAPABILITIES - {"ALL"}) + (["ALL"] if "ALL" in added else [])
         if beyond:
-            raise Refused(f"cap_add: {', '.join(beyond)}: Fargate lets a task add only SYS_PTRACE; remove the others")
-        if added or svc.get("cap_drop"):
-            self.note("cap_add/cap_drop left out: the container keeps Docker's default capabilities")
+            self.refuse("cap_add", f"{', '.join(beyond)}: Fargate lets a task add only SYS_PTRACE; remove the others")
+        elif added:
+            self.note("cap_add SYS_PTRACE left out: private-fargate adds no capabilities (SYS_PTRACE is the only one "
+                      "Fargate would add); the container runs with Docker's default set")
+        if svc.get("cap_drop"):
+            self.note("cap_drop left out: the container keeps Docker's default capabilities")
         for opt in svc.get("security_opt") or []:
             text = str(opt).replace("=", ":")
             if text.startswith("no-new-privileges"):
                 self.note(f"security_opt {opt!r} left out: ECS has no no-new-privileges setting on Fargate")
             elif text.endswith(":unconfined"):
-                raise Refused(f"security_opt: {opt!r}: Fargate always applies its own seccomp and AppArmor profiles; "
-                              "remove it")
+                self.refuse("security_opt", f"{opt!r}: Fargate always applies its own seccomp and AppArmor profiles; "
+                            "remove it")
             else:
                 self.note(f"security_opt {opt!r} left out: Fargate applies its own security profiles")
 

@@ -221,7 +221,10 @@ class ServiceMapper(RuntimeMapper):
             self.entry["initProcessEnabled"] = True
             self.mapped("init")
         if svc.get("stop_grace_period") is not None:
-            seconds = duration_seconds(svc["stop_grace_period"])
+            try:
+                seconds = duration_seconds(svc["stop_grace_period"])
+            except ValueError as exc:
+                raise Refused(f"stop_grace_period: {exc}") from None
             if seconds > STOP_TIMEOUT_MAX:
                 self.note(f"stop_grace_period {svc['stop_grace_period']} became stopTimeout {STOP_TIMEOUT_MAX}: "
                           "the most Fargate allows (ContainerDefinition.stopTimeout)")
@@ -233,6 +236,8 @@ class ServiceMapper(RuntimeMapper):
                 self.note(f"ulimits.{name} left out: Fargate overrides only nofile (API_Ulimit)")
                 continue
             soft, hard = (limit, limit) if not isinstance(limit, dict) else (limit.get("soft"), limit.get("hard"))
+            if not str(soft).isdigit() or not str(hard).isdigit():
+                raise Refused(f"ulimits.nofile: {limit!r}: give a number, or soft and hard numbers, as compose does")
             self.entry["ulimits"] = {"nofile": {"soft": int(soft), "hard": int(hard)}}
             self.mapped("ulimits")
         user = svc.get("user")

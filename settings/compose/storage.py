@@ -1,11 +1,12 @@
 """A compose service's filesystem: volumes, bind mounts, tmpfs, secrets and configs, the Fargate way.
 
-- A named volume becomes a stack volume (EFS, `volumes` + `mounts`), shared by every service that mounts it.
+- A named volume becomes a stack volume (EFS, `volumes` + `mounts`), shared by every service that mounts it;
+  so does a project folder that does not exist yet (compose would create it on the host and keep it).
 - A file or folder of the project that a service reads (a bind mount, a compose config) is baked into a
   derived image built for the stack: a generated build context under `.private-fargate/compose/<service>`
   (`FROM` the service's image, one `COPY` per file), or the service's own Dockerfile with the `COPY`s
   added when it is built from a context that holds the files. A bind mount of the build context itself
-  is left out (the image was built from it).
+  is left out (the image was built from it). The derived image is written by settings/compose/bake.py.
 - A host path outside the project, and the Docker socket, are refused: Fargate has no host.
 - `tmpfs` and anonymous volumes become writable paths (ephemeral task storage: Fargate has no tmpfs,
   ECS API LinuxParameters.tmpfs is not supported on Fargate).
@@ -18,15 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-from settings.compose.context import CACHE_DIR, MapContext, Refused
+from settings.compose.bake import DerivedImage, write_file
+from settings.compose.context import MapContext, Refused
 from settings.compose.context import norm as _norm
 from settings.compose.keys import compose_bool
 from settings.compose.services import ServiceMapper
-from settings.dockerignore import dockerignore_patterns, ignored
 
 #: The image of the init container that writes secrets to files: busybox's shell, from ECR Public, which the
 #: pull-through cache serves without credentials.
@@ -34,14 +34,12 @@ SECRETS_IMAGE = "public.ecr.aws/docker/library/busybox:1.36.1"
 SECRETS_CONTAINER = "write-secrets"
 #: Host files that only carry the host's time zone: left out with a note rather than refused.
 TIME_ZONE_FILES = ("/etc/localtime", "/etc/timezone")
-#: Largest project file or folder baked into an image.
-BAKE_MAX_BYTES = 100 * 1024 * 1024
 #: SSM SecureString values: at most 8 KB (advanced tier; 4 KB standard), and not empty.
 SECRET_MAX_BYTES = 8192
 _DEFAULT_UID = 1000
 
 
-class StorageMapper:
+class StorageMapper(DerivedImage):
     """Adds `mounts`, `writablePaths`, `readonlyRootFilesystem`, secrets and baked files to a mapped entry."""
 
     def __init__(self, mapper: ServiceMapper):
@@ -75,32 +73,46 @@ class StorageMapper:
     def _volumes(self) -> None:
         mounts = []
         for item in self.svc.get("volumes") or []:
-            kind, source, target, read_only, extra = _volume(item)
-            if not target or not str(target).startswith("/"):
-                raise Refused(f"volumes: {item!r}: the target must be an absolute path in the container")
-            if kind == "volume" and not source:
-                self._anonymous(str(target))
-            elif kind == "volume":
-                if extra.get("subpath"):
-                    raise Refused(f"volumes: {item!r}: subpath is not available with EFS volumes here; mount the "
-                                  "whole volume or use a volume of its own")
-                mounts.append(self._named(str(source), str(target), read_only))
-            elif kind == "bind":
-                self._bind(str(source), str(target), item)
-            elif kind == "tmpfs":
-                self.scratch.append(str(target))
-            else:
-                raise Refused(f"volumes: {item!r}: {kind} mounts are not available on Fargate; use a named volume")
+            try:  # every volume that cannot be mapped is its own refusal, not only the first
+                mount = self._volume_mount(item)
+            except Refused as exc:
+                key, _, why = str(exc).partition(": ")
+                self.m.refuse(key, why)
+                continue
+            if mount is not None:
+                mounts.append(mount)
         if mounts:
             self.entry["mounts"] = mounts
             self.m.mapped("volumes")
+
+    def _volume_mount(self, item: Any) -> dict[str, Any] | None:
+        """One `volumes` entry: an EFS mount, or None (baked, scratch or left out)."""
+        kind, source, target, read_only, extra = _volume(item)
+        if not target or not str(target).startswith("/"):
+            raise Refused(f"volumes: {item!r}: the target must be an absolute path in the container")
+        if kind == "volume" and not source:
+            self._anonymous(str(target))
+            return None
+        if kind == "volume":
+            if extra.get("subpath"):
+                raise Refused(f"volumes: {item!r}: subpath is not available with EFS volumes here; mount the "
+                              "whole volume or use a volume of its own")
+            return self._named(str(source), str(target), read_only)
+        if kind == "bind":
+            return self._bind(str(source), str(target), read_only)
+        if kind == "tmpfs":
+            self.scratch.append(str(target))
+            return None
+        raise Refused(f"volumes: {item!r}: {kind} mounts are not available on Fargate; use a named volume")
 
     def _named(self, source: str, target: str, read_only: bool) -> dict[str, Any]:
         top = self.ctx.project.volumes
         if source not in top:
             raise Refused(f"volumes: {source!r} is not declared under the top-level volumes")
-        spec = top[source] or {}
-        key = re.sub(r"[^A-Za-z0-9_-]+", "-", source).strip("-_")[:63] or "volume"
+        return self._efs(source, _volume_key(source), target, read_only, top[source] or {})
+
+    def _efs(self, source: str, key: str, target: str, read_only: bool, spec: dict[str, Any]) -> dict[str, Any]:
+        """The mount of the stack's EFS volume `key` (created on first use, owned by the service's numeric user)."""
         user = str(self.entry.get("user") or "")
         uid, _, gid = user.partition(":")
         numeric = uid.isdigit() and int(uid) > 0 and (not gid or gid.isdigit() and int(gid) > 0)
@@ -134,14 +146,14 @@ class StorageMapper:
             self.m.note(f"anonymous volume {target} left out: the root filesystem is writable, so {target} keeps the "
                         "image's files and stays writable")
 
-    def _bind(self, source: str, target: str, item: Any) -> None:
+    def _bind(self, source: str, target: str, read_only: bool) -> dict[str, Any] | None:
         if source.rstrip("/").endswith("docker.sock"):
             raise Refused(f"volumes: {source}: Fargate has no Docker Engine to share; remove the socket mount (tools "
                           "that manage containers cannot run on Fargate)")
         if source in TIME_ZONE_FILES and target in TIME_ZONE_FILES:
             self.m.note(f"volume {source} left out: the container keeps its image's time zone; set TZ in "
                         "environment to choose one")
-            return
+            return None
         path = Path(os.path.expanduser(source)) if source.startswith("~") else self.ctx.project.directory / source
         path = _norm(path)
         project = _norm(self.ctx.base_dir)  # the Pulumi project: what a build can copy from
@@ -152,14 +164,18 @@ class StorageMapper:
         if context is not None and (path == context or context.is_relative_to(path)):
             self.m.note(f"volume {source}:{target} left out: it mounts the build context over the image, which "
                         "was built from it")
-            return
+            return None
         if not path.exists():
-            self.scratch.append(target)
-            self.m.note(f"volume {source} does not exist: {target} is an empty writable path, as compose creates an "
-                        "empty folder")
-            return
+            # compose creates the folder on the host and keeps it (a database's data, uploads): here that is
+            # an EFS volume, so the data outlives the task and every service mounting the folder shares it
+            key = _volume_key(str(path.relative_to(project)))
+            self.m.note(f"volume {source} does not exist yet: compose would create it on the host and keep it, so it "
+                        f"becomes the EFS volume {key!r}, kept across tasks and shared by every service that mounts "
+                        f"{source}")
+            return self._efs(source, key, target, read_only, {})
         self.bakes.append((path, target, None))
         self.m.mapped("volumes")
+        return None
 
     def _build_context(self) -> Path | None:
         build = self.entry.get("image", {}).get("build")
@@ -194,7 +210,7 @@ class StorageMapper:
                         raise Refused(f"configs: {source!r}: the variable {spec['environment']} is not set")
                 path = self.ctx.cache_dir / "configs" / re.sub(r"[^A-Za-z0-9_.-]", "-", source)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _write(path, str(text))
+                write_file(path, str(text))
             else:
                 raise Refused(f"configs: {source!r} is external; configs are baked into the image from the project: "
                               "give it a file or content")
@@ -263,113 +279,6 @@ class StorageMapper:
         paths = (["/tmp"] if flag else []) + self.scratch
         self.entry["writablePaths"] = list(dict.fromkeys(paths))
 
-    def _bake(self) -> None:
-        """Write the derived build context (or Dockerfile) and point the entry's image at it."""
-        name = self.entry["name"]
-        directory = self.ctx.cache_dir / name
-        image = self.entry.get("image") or {}
-        build = image.get("build")
-        lines = []
-        if build is not None:
-            context = _norm(self.ctx.base_dir / build["context"])
-            original = context / build.get("dockerfile", "Dockerfile")
-            if not original.is_file():
-                raise Refused(f"build.dockerfile: {build.get('dockerfile', 'Dockerfile')!r} not found in "
-                              f"{build['context']}")
-            lines = [original.read_text().rstrip("\n"), ""]
-            if build.get("target"):
-                lines.append(f"FROM {build['target']} AS private-fargate-files")
-                build["target"] = "private-fargate-files"
-            if all(s.is_relative_to(context) for s, _, _ in self.bakes):
-                sources = [s.relative_to(context).as_posix() for s, _, _ in self.bakes]
-            else:  # files outside the context: build from a copy of the context with the files added
-                sources = self._copy_context(context, directory)
-                build["context"] = self.ctx.settings_path(directory)
-                build.pop("dockerfile", None)
-                context = directory
-        else:
-            reference = str(self.svc.get("image"))
-            if directory.exists():
-                shutil.rmtree(directory)
-            lines = [f"# Generated by private-fargate from services.{self.m.compose_name} of the compose file: "
-                     "the project files it mounts, baked in.", f"FROM {reference}"]
-            sources = self._copy_files(directory)
-        for src, (source, target, chown) in zip(sources, self.bakes, strict=True):
-            flag = f"--chown={chown} " if chown else ""
-            dest = target.rstrip("/") + "/" if source.is_dir() else target
-            lines.append(f'COPY {flag}["{src}{"/" if source.is_dir() else ""}", "{dest}"]')
-        directory.mkdir(parents=True, exist_ok=True)
-        dockerfile = directory / "Dockerfile"
-        _write(dockerfile, "\n".join(lines) + "\n")
-        if build is None:
-            self.entry["image"] = {"build": {"context": self.ctx.settings_path(directory)}}
-        elif build["context"] != self.ctx.settings_path(directory):
-            build["dockerfile"] = Path(os.path.relpath(dockerfile, context)).as_posix()
-        files = ", ".join(self.ctx.settings_path(s) + f" -> {t}" for s, t, _ in self.bakes)
-        self.m.note(f"project files baked into a derived image ({self.ctx.settings_path(dockerfile)}): {files}; "
-                    "they are copied at build, so a change needs `pulumi up`")
-        if build is None and image.get("pinAtDeploy"):
-            self.m.note("the derived image is built FROM the untagged/latest image as the deployer pulls it at the "
-                        "first build; give a tag to choose the version")
-
-    def _copy_files(self, directory: Path) -> list[str]:
-        """Copy each baked file or folder into the derived context as files/<i>."""
-        sources = []
-        for i, (source, _, _) in enumerate(self.bakes):
-            _check_size(source)
-            copy = directory / "files" / str(i)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, copy, symlinks=False, copy_function=_link)
-            elif source in self.modes:
-                shutil.copy2(source, copy)  # a copy, not a link: its mode changes
-                os.chmod(copy, self.modes[source])
-            else:
-                _link(source, copy)
-            sources.append(f"files/{i}")
-        return sources
-
-    def _copy_context(self, context: Path, directory: Path) -> list[str]:
-        """The build context (without what .dockerignore leaves out) and the baked files, in `directory`."""
-        if directory.exists():
-            shutil.rmtree(directory)
-        patterns = dockerignore_patterns(context)
-        skip = {".git", Path(CACHE_DIR).parts[0]}
-
-        def leave_out(folder: str, names: list[str]) -> set[str]:
-            rel = Path(folder).relative_to(context)
-            return {n for n in names if (rel == Path(".") and n in skip) or ignored((rel / n).as_posix(), patterns)}
-        shutil.copytree(context, directory, symlinks=True, ignore=leave_out, copy_function=_link)
-        ignore_file = directory / ".dockerignore"
-        if ignore_file.is_file():
-            _write(ignore_file, ignore_file.read_text() + "\n!private-fargate-files\n")
-        files = self._copy_files(directory / "private-fargate-files")
-        return [f"private-fargate-files/{f}" for f in files]
-
-
-def _write(path: Path, text: str) -> None:
-    """Write a file of a derived context; it may be a hard link to a project file, which must stay as it is."""
-    if path.exists() or path.is_symlink():
-        path.unlink()
-    path.write_text(text)
-
-
-def _link(source: str | Path, target: str | Path) -> None:
-    """Hard-link a file into a derived context (a copy where links are not possible): contexts are copied on
-    every run, so linking keeps that cheap."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def _check_size(path: Path) -> None:
-    total = path.stat().st_size if path.is_file() else sum(
-        (Path(root) / f).stat().st_size for root, _, files in os.walk(path) for f in files)
-    if total > BAKE_MAX_BYTES:
-        raise Refused(f"volumes: {path.name} has {total // (1024 * 1024)} MiB, too much to bake into an image "
-                      f"(at most {BAKE_MAX_BYTES // (1024 * 1024)}); use a named volume and copy the data in")
-
 
 def _volume(item: Any) -> tuple[str, str | None, str | None, bool, dict[str, Any]]:
     """(type, source, target, read_only, volume options) of a short or long volume entry."""
@@ -416,3 +325,8 @@ def writer_container(files: list[dict[str, Any]]) -> dict[str, Any]:
     dirs = list(dict.fromkeys(os.path.dirname(f["target"]) for f in files))
     return {"name": SECRETS_CONTAINER, "image": {"public": SECRETS_IMAGE}, "command": ["sh", "-c", "; ".join(script)],
             "user": "0", "secrets": secrets, "writablePaths": dirs, "memory": 16}
+
+
+def _volume_key(name: str) -> str:
+    """An EFS volume's settings key from a compose volume name or a project folder (`./public/system`)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:63] or "volume"
