@@ -26,6 +26,7 @@ settings = Settings.load()
 for note in settings.notes:
     pulumi.log.info(note)
 context = StackContext.discover(settings)
+settings.check_account(context.account)
 images = ImageResolver(settings, context)  # every image setting checked before any resource exists
 bucket_args = OutputBucketArgs.from_settings(settings, context) if settings.output_bucket.enabled else None
 cluster_args = FargateClusterArgs.from_settings(settings, context)

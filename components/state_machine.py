@@ -32,6 +32,9 @@ from components.naming import state_machine_group
 #: a run that hangs would hang again, at twice the cost.
 RETRY_ERRORS = ("States.TaskFailed", "AmazonECS.Unknown", "Job.NonZeroExit")
 NON_ZERO_EXIT = "Job.NonZeroExit"
+#: The task's stopCode when its essential container exited (API_Task, stopCode), as opposed to
+#: SpotInterruption, TaskFailedToStart, UserInitiated...: only then is exit 0 a finished run.
+ESSENTIAL_EXITED = "EssentialContainerExited"
 RETRY_INTERVAL_SECONDS = 60
 RETRY_MAX_DELAY_SECONDS = 900
 #: The managed rule Step Functions creates to learn when a task stops (ecs-iam.html).
@@ -210,9 +213,13 @@ def definition(spec: RunnerSpec, subnets: Sequence[str], security_groups: Sequen
         "MainContainer": {"Type": "Pass", "Parameters": {"Task.$": "$.Task",
                                                          "Container.$": "States.ArrayGetItem($.Matches, 0)"},
                           "Next": "ExitCode"},
+        # Success is exit 0 of a task that stopped because its essential container exited: a spot task that
+        # exits 0 on SIGTERM when its capacity is reclaimed stops with SpotInterruption, and is retried.
         "ExitCode": {"Type": "Choice", "Choices": [{
             "And": [{"Variable": "$.Container.ExitCode", "IsPresent": True},
-                    {"Variable": "$.Container.ExitCode", "NumericEquals": 0}],
+                    {"Variable": "$.Container.ExitCode", "NumericEquals": 0},
+                    {"Variable": "$.Task.StopCode", "IsPresent": True},
+                    {"Variable": "$.Task.StopCode", "StringEquals": ESSENTIAL_EXITED}],
             "Next": "Exited"}], "Default": "NonZeroExit"},
         "Exited": {"Type": "Succeed"},
         # The same cause as the integration's own failure: the stopped task's description as JSON.

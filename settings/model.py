@@ -251,6 +251,18 @@ class Settings(Model):
                                               "give another alarm by its ARN (arn:aws:cloudwatch:<region>:<account>:"
                                               "alarm:<name>)")
 
+    def check_account(self, account: str) -> None:
+        """What only the deploying account can decide, checked before any resource: ECS deployment alarms are
+        alarm names in the service's own account, so an ARN of another account would watch a namesake here."""
+        for i, svc in enumerate(self.services):
+            for j, alarm in enumerate(svc.rollback_on.alarms if svc.rollback_on else []):
+                arn = ALARM_ARN.match(alarm)
+                owner = alarm.split(":")[4] if arn is not None else account
+                if owner != account:
+                    raise SettingsError([f"services[{i}].rollbackOn.alarms[{j}]: the alarm is in account {owner}, "
+                                         f"the stack deploys to {account}; ECS watches deployment alarms by name in "
+                                         "the service's own account: give an alarm of this account"])
+
     def _check_images(self) -> list[str]:
         partition = partition_of(self._region)
         credentials = self.repository.credentials

@@ -112,22 +112,27 @@ class Infrastructure:
                                         roleArn=f"arn:aws:iam::{ACCOUNT}:role/job")["stateMachineArn"]
 
 
-def stop_new_tasks(exit_codes: list[int | None], stopped: list[dict[str, Any]]) -> None:
-    """Stop every running task of the cluster with the next exit code (None: its container never exited)."""
+def stop_new_tasks(exit_codes: list[int | None | tuple[int, str]], stopped: list[dict[str, Any]]) -> None:
+    """Stop every running task of the cluster with the next exit code, as ECS does: None, its container never
+    exited (TaskFailedToStart); a code, it exited (EssentialContainerExited); (code, stop code) for another
+    reason (SpotInterruption)."""
     tasks = ecs_backends[ACCOUNT][REGION].tasks.get(CLUSTER, {})
     for arn, task in tasks.items():
         if task.status == "STOPPED" or any(s["arn"] == arn for s in stopped):
             continue
         code = exit_codes.pop(0) if exit_codes else 0
+        code, stop_code = code if isinstance(code, tuple) else (
+            code, "TaskFailedToStart" if code is None else "EssentialContainerExited")
         if code is None:
             del task.containers[0].exitCode
         else:
             task.containers[0].exitCode = code
+        task.stop_code = stop_code
         task.status = "STOPPED"
         stopped.append({"arn": arn, "group": task.group, "capacity": task.capacity_provider_name, "exit": code})
 
 
-def execute(infra: Infrastructure, definition: dict[str, Any], exit_codes: list[int | None],
+def execute(infra: Infrastructure, definition: dict[str, Any], exit_codes: list[int | None | tuple[int, str]],
             deadline: float = 30.0) -> Execution:
     """Create a machine, start one execution and stop its tasks with `exit_codes`, in turn, until it ends.
 

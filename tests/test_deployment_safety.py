@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from settings import Settings, SettingsError
-from tests.support import ALARM, LB, SCALING_POLICY, SERVICE, TG, Registered, program
+from tests.support import ALARM, LB, SCALING_POLICY, SERVICE, TG, Registered, program, run_main, simulate
+from tools.preview.child import ProgramFailed
 
 ACCOUNT = "123456789012"
 PUBLIC = {"public": "public.ecr.aws/nginx/nginx:1.27"}
@@ -61,6 +62,17 @@ class TestDeploymentAlarms:
         with pytest.raises(SettingsError) as err:
             Settings.from_dict({"services": [{**WEB, "rollbackOn": {"alarms": [alarm]}}]})
         assert len(err.value.problems) == 1 and err.value.problems[0].startswith(line)
+
+    def test_an_alarm_of_another_account_is_refused_before_any_resource(self) -> None:
+        """ECS reads deployment alarms by name in the service's account: another account's ARN would watch a
+        namesake here, so it is one line, and nothing is registered."""
+        other = "arn:aws:cloudwatch:us-east-1:999999999999:alarm:payments-5xx"
+        with pytest.raises(ProgramFailed) as info:
+            simulate(run_main, {"services": [{**WEB, "rollbackOn": {"alarms": [other]}}]})
+        assert str(info.value) == ("settings: services[0].rollbackOn.alarms[0]: the alarm is in account "
+                                   "999999999999, the stack deploys to 123456789012; ECS watches deployment alarms "
+                                   "by name in the service's own account: give an alarm of this account")
+        assert [r["type"] for r in info.value.resources if r["type"] != "pulumi:pulumi:Stack"] == []
 
 
 class TestRequestsPerTarget:

@@ -8,6 +8,8 @@ edit, delete; https://docs.github.com/en/rest/issues/comments), checks the beare
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -226,10 +228,34 @@ def test_the_workflow_never_gives_a_writing_token_to_pull_request_code() -> None
     assert [s["with"]["ref"] for s in document["steps"] if "ref" in s.get("with", {})] == [
         "${{ github.event.pull_request.base.sha }}"]
     # the job that can write: only same-repository pull requests, no program, no dependency installed
-    assert comment["permissions"] == {"pull-requests": "write"} and comment["needs"] == "document"
+    assert comment["permissions"] == {"contents": "read", "pull-requests": "write"} and comment["needs"] == "document"
     assert "head.repo.full_name == github.repository" in comment["if"]
     uses = [s.get("uses", "").split("@")[0] for s in comment["steps"]]
     assert uses == ["actions/checkout", "actions/download-artifact", ""]
     assert comment["steps"][0]["with"]["sparse-checkout"] == "tools/pr_comment.py"
     run = comment["steps"][-1]["run"]
     assert run.startswith("python3 tools/pr_comment.py post") and "${{" not in run
+
+
+@pytest.mark.parametrize("base_exit,kept", [(0, True), (1, True), (2, False)])
+def test_a_base_with_mandatory_violations_is_still_the_baseline(tmp_path: Path, base_exit: int, kept: bool) -> None:
+    """The workflow's loop, run by bash with a stand-in `python3` that records its calls: a base preview that
+    exits 1 (mandatory violations, a report all the same) stays the baseline; exit 2 (no report) does not."""
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["document"]["steps"] if "--baseline" in s.get("run", "")]
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / ".base").mkdir()
+    (tmp_path / ".base" / "Pulumi.dev.yaml").write_text("config: {}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python3"
+    fake.write_text(f"""#!/bin/sh
+echo "$@" >> {tmp_path}/calls
+case "$*" in *"--project-dir .base"*) echo '{{}}'; exit {base_exit};; esac
+exit 0
+""")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, check=True)
+    head = [c for c in (tmp_path / "calls").read_text().splitlines() if "--format markdown" in c]
+    assert len(head) == 1 and ("--baseline pr-preview/dev.base.json" in head[0]) is kept

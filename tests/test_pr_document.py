@@ -61,7 +61,9 @@ def test_json_report_carries_its_format_version() -> None:
     ('{"stack": "dev"}', "no resources list"),
     ('{"stack": "dev", "resources": []}', "no formatVersion"),
     ('{"formatVersion": 99, "resources": []}', "formatVersion 99; this tools.preview reads 1"),
-], ids=["missing", "not-json", "not-a-report", "older", "newer"])
+    ('{"formatVersion": true, "resources": []}', "formatVersion True; this tools.preview reads 1"),
+    ('{"formatVersion": 1, "resources": [{"name": "x"}]}', "resources[0] has no urn, type"),
+], ids=["missing", "not-json", "not-a-report", "older", "newer", "bool", "malformed"])
 def test_a_baseline_it_cannot_read_is_one_line_and_exit_2(tmp_path: Path, content: str | None, expected: str) -> None:
     base = tmp_path / "base.json"
     if content is not None:
@@ -69,6 +71,14 @@ def test_a_baseline_it_cannot_read_is_one_line_and_exit_2(tmp_path: Path, conten
     result = preview("--stack", "dev", "--format", "markdown", "--baseline", base)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and expected in result.stderr and str(base) in result.stderr
+
+
+def test_a_baseline_of_the_other_mode_is_refused(tmp_path: Path) -> None:
+    """Preview-mode values are `<unknown>` where up-mode ones are filled in: a diff of the two is noise."""
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({**report("dev"), "mode": "up"}))
+    result = preview("--stack", "dev", "--format", "markdown", "--baseline", base)
+    assert result.returncode == 2 and "made in --mode up, this run is --mode preview" in result.stderr
 
 
 def test_flags_that_disagree_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,3 +250,18 @@ def test_secrets_never_reach_the_document(tmp_path: Path, monkeypatch: pytest.Mo
         assert result.returncode == 0, result.stderr
         assert "hunter2" not in result.stdout and "_policy" not in result.stdout
         assert "the value is" in result.stdout and "[secret]" in result.stdout
+
+
+def test_values_inside_a_secret_json_are_secret_too() -> None:
+    """A container definition built from a secret image reference (`Config.require_secret("image")` inside
+    `json.dumps`): the whole JSON is the secret, and the image a policy quotes from it is scrubbed as well."""
+    from tools.preview.redact import scrub, secret_values
+    from tools.preview.wire import _SECRET, _SIG
+
+    definitions = json.dumps([{"name": "app", "image": "ghcr.io/acme/app:PrivateTag-7f3a9c", "essential": True}])
+    resource = {"_policy": {"inputs": {"containerDefinitions": {_SIG: _SECRET, "value": definitions}}}}
+    report = {"violations": [{"message": "pulls 'ghcr.io/acme/app:PrivateTag-7f3a9c' from outside ECR"}],
+              "notes": ["app runs ghcr.io/acme/app:PrivateTag-7f3a9c"]}
+    scrub(report, secret_values([resource]))
+    assert "PrivateTag" not in json.dumps(report)
+    assert report["violations"][0]["message"] == "pulls '[secret]' from outside ECR"

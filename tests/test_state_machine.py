@@ -159,7 +159,8 @@ def moto_sfn_env() -> Iterator[moto_sfn.Infrastructure]:
 class TestExecution:
     """One execution in moto's Step Functions interpreter; the test stops each task with an exit code."""
 
-    def run(self, infra: moto_sfn.Infrastructure, codes: list[int | None], **kwargs: Any) -> moto_sfn.Execution:
+    def run(self, infra: moto_sfn.Infrastructure, codes: list[int | None | tuple[int, str]],
+            **kwargs: Any) -> moto_sfn.Execution:
         s = spec(topic=infra.topic, **kwargs)
         result = moto_sfn.execute(infra, sm.definition(s, [infra.subnet], [infra.group], infra.task_definition), codes)
         result.alerts = infra.alerts()
@@ -170,6 +171,13 @@ class TestExecution:
         assert result.status == "SUCCEEDED" and [t["exit"] for t in result.tasks] == [3, 0]
         assert all(t["group"] == "state-machine:report" and t["capacity"] == "FARGATE_SPOT" for t in result.tasks)
         assert result.alerts == []
+
+    def test_a_spot_interruption_that_exits_0_is_retried(self, moto_sfn_env: moto_sfn.Infrastructure) -> None:
+        """An app that exits 0 on SIGTERM when spot capacity is reclaimed did not finish its work."""
+        result = self.run(moto_sfn_env, [(0, "SpotInterruption"), 0], retries=1)
+        assert result.status == "SUCCEEDED" and len(result.tasks) == 2 and result.alerts == []
+        result = self.run(moto_sfn_env, [(0, "SpotInterruption")], retries=0)
+        assert result.status == "FAILED" and result.error == "Job.NonZeroExit" and len(result.alerts) == 1
 
     def test_final_failure_alerts_once_with_the_exit_code(self, moto_sfn_env: moto_sfn.Infrastructure) -> None:
         result = self.run(moto_sfn_env, [3, 4], retries=1)

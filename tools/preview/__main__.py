@@ -18,7 +18,7 @@ from typing import Any
 
 from tools import cost
 from tools.preview import environment, multilang, policies, redact
-from tools.preview.diff import FORMAT_VERSION, BaselineError, load_baseline
+from tools.preview.diff import FORMAT_VERSION, BaselineError, check_mode, load_baseline
 from tools.preview.inputs import InputError, load_invokes, load_stack_references
 from tools.preview.output import OutputError, emit
 from tools.preview.projectconfig import ProjectError, load_project
@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None, *, in_process: bool = False) -> int:
     try:
         baseline = load_baseline(args.baseline) if args.baseline else None
         report = build_report(args, in_process=in_process)
+        if baseline is not None:
+            check_mode(baseline, report)
         status = emit(args, report, baseline)
     except (PreviewFailed, BaselineError, OutputError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

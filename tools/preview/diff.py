@@ -40,10 +40,34 @@ def load_baseline(path: Path) -> dict[str, Any]:
     if version is None:
         raise BaselineError(f"--baseline {path}: no formatVersion, so it comes from a tools.preview older than "
                             f"format {FORMAT_VERSION}; make the baseline again with this version (--json)")
-    if version not in READABLE_VERSIONS:
+    if type(version) is not int or version not in READABLE_VERSIONS:  # `true` is no version (True == 1)
         raise BaselineError(f"--baseline {path}: formatVersion {version!r}; this tools.preview reads "
                             f"{', '.join(map(str, READABLE_VERSIONS))}: make the baseline with the same version")
+    _check_entries(path, doc)
     return doc
+
+
+def _check_entries(path: Path, doc: dict[str, Any]) -> None:
+    """Every entry the comparison reads has the keys it reads: one line naming the first that does not."""
+    wanted = {"resources": ("urn", "type", "name"), "violations": ("policy", "level", "message"),
+              "items": ("item", "quantity", "unit", "monthly")}
+    lists = {"resources": doc["resources"], "violations": doc.get("violations") or [],
+             "items": (doc.get("cost") or {}).get("items") or []}
+    for name, entries in lists.items():
+        if not isinstance(entries, list):
+            raise BaselineError(f"--baseline {path}: {name} is not a list")
+        for i, entry in enumerate(entries):
+            missing = [k for k in wanted[name] if not isinstance(entry, dict) or k not in entry]
+            if missing:
+                raise BaselineError(f"--baseline {path}: {name}[{i}] has no {', '.join(missing)}; make the "
+                                    "baseline with `python -m tools.preview --json`")
+
+
+def check_mode(baseline: dict[str, Any], report: dict[str, Any]) -> None:
+    """A baseline from the other mode differs in every computed value: refused rather than a diff of noise."""
+    if baseline.get("mode") and baseline["mode"] != report["mode"]:
+        raise BaselineError(f"--baseline was made in --mode {baseline['mode']}, this run is --mode {report['mode']}: "
+                            "make both in the same mode")
 
 
 def resource_key(urn: str) -> str:

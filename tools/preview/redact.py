@@ -9,6 +9,7 @@ messages and the notes. Strings shorter than four characters are left alone: rep
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tools.preview.wire import _SECRET, _SIG, SECRET_TEXT
@@ -27,6 +28,14 @@ def _strings(value: Any, inside: bool, out: set[str]) -> None:
             _strings(item, inside, out)
     elif inside and isinstance(value, str) and len(value) >= MIN_LENGTH:
         out.add(value)
+        # A secret that is JSON (a container definition built from a secret image or password) holds the
+        # values a policy quotes one by one: those are secret too. More `[secret]` is the safe reading.
+        if value[:1] in "[{":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return
+            _strings(parsed, True, out)
 
 
 def secret_values(resources: list[dict[str, Any]]) -> set[str]:
