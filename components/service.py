@@ -54,17 +54,23 @@ def deployment_alarm_names(svc: ServiceSettings, default_alarm: str | None) -> l
 
 
 def error_rate_queries(load_balancer: pulumi.Input[str], target_group: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """% of the target group's requests its targets answered 5xx, for minutes with MIN_REQUESTS or more."""
-    dims = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+    """% of the load balancer's requests answered 5xx, by the targets or by the load balancer itself (502/503/504
+    when tasks crash, reset or are missing), for minutes with MIN_REQUESTS or more. Each service has its own
+    load balancer, so its requests are the service's. HTTPCode_ELB_5XX_Count has no TargetGroup dimension
+    (load-balancer-cloudwatch-metrics.html)."""
+    target = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+    balancer = {"LoadBalancer": load_balancer}
 
-    def metric(query_id: str, name: str) -> dict[str, Any]:
+    def metric(query_id: str, name: str, dims: dict[str, Any]) -> dict[str, Any]:
         return {"id": query_id, "return_data": False, "metric": {
             "metric_name": name, "namespace": "AWS/ApplicationELB", "period": 60, "stat": "Sum", "dimensions": dims}}
 
-    return [metric("errors", "HTTPCode_Target_5XX_Count"), metric("requests", "RequestCount"),
+    return [metric("errors", "HTTPCode_Target_5XX_Count", target), metric("elb", "HTTPCode_ELB_5XX_Count", balancer),
+            metric("requests", "RequestCount", balancer),
             {"id": "rate",
-             "expression": f"IF(FILL(requests, 0) >= {MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
-             "label": "target 5xx responses, % of requests", "return_data": True}]
+             "expression": f"IF(FILL(requests, 0) >= {MIN_REQUESTS}, "
+                           "100 * (FILL(errors, 0) + FILL(elb, 0)) / requests, 0)",
+             "label": "5xx responses (targets and load balancer), % of requests", "return_data": True}]
 
 
 class FargateService(pulumi.ComponentResource):

@@ -33,17 +33,21 @@ class TestDeploymentAlarms:
         assert service["inputs"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         assert up.one(ALARM, "service-web-5xx")["urn"] in service["dependencies"]
 
-    def test_5xx_rate_of_the_target_group(self, up: Registered) -> None:
+    def test_5xx_rate_of_the_targets_and_the_load_balancer(self, up: Registered) -> None:
+        """Tasks that crash or reset show as the load balancer's own 502/503/504, not as target 5xx."""
         alarm = up.one(ALARM, "service-web-5xx")["inputs"]
         assert alarm["name"] == "private-fargate-dev-web.5xx"
         queries = {q["id"]: q for q in alarm["metricQueries"]}
-        assert queries["rate"]["expression"] == "IF(FILL(requests, 0) >= 10, 100 * FILL(errors, 0) / requests, 0)"
-        errors = queries["errors"]["metric"]
+        assert queries["rate"]["expression"] == (
+            "IF(FILL(requests, 0) >= 10, 100 * (FILL(errors, 0) + FILL(elb, 0)) / requests, 0)")
+        errors, elb = queries["errors"]["metric"], queries["elb"]["metric"]
         assert (errors["namespace"], errors["metricName"], errors["stat"]) == (
             "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum")
-        assert errors["dimensions"] == {"LoadBalancer": up.one(LB)["outputs"]["arnSuffix"],
-                                        "TargetGroup": up.one(TG)["outputs"]["arnSuffix"]}
-        assert queries["requests"]["metric"]["metricName"] == "RequestCount"
+        balancer = {"LoadBalancer": up.one(LB)["outputs"]["arnSuffix"]}
+        assert errors["dimensions"] == {**balancer, "TargetGroup": up.one(TG)["outputs"]["arnSuffix"]}
+        assert (elb["metricName"], elb["dimensions"]) == ("HTTPCode_ELB_5XX_Count", balancer)
+        assert (queries["requests"]["metric"]["metricName"], queries["requests"]["metric"]["dimensions"]) == (
+            "RequestCount", balancer)
         assert (alarm["threshold"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (5, 3, 2)
 
     def test_no_load_balancer_no_default_alarm(self, run_program: Any) -> None:
