@@ -150,6 +150,11 @@ def _alert_states(spec: RunnerSpec) -> dict[str, Any]:
         f"{head} ({{}}): exit code {{}}, task {{}} ({retries}). Logs: {stream}{{}} . Execution: {execution}{{}}",
         "$.failure.Error", "$.exit.Container.ExitCode", "$.stopped.Task.TaskArn", task_id,
         "$$.Execution.Id")
+    stopped_message = intrinsic_format(
+        f"{head} ({{}}): the task stopped with {{}} before its container finished (exit code {{}}), task {{}} "
+        f"({retries}). Logs: {stream}{{}} . Execution: {execution}{{}}",
+        "$.failure.Error", "$.stopped.Task.StopCode", "$.exit.Container.ExitCode", "$.stopped.Task.TaskArn", task_id,
+        "$$.Execution.Id")
     plain_message = intrinsic_format(
         f"{head} ({{}}) without an exit code: the task did not start, was stopped or timed out ({retries}). "
         f"Logs: {streams} . Execution: {execution}{{}}", "$.failure.Error", "$$.Execution.Id")
@@ -183,9 +188,15 @@ def _alert_states(spec: RunnerSpec) -> dict[str, Any]:
             "Default": "AlertWithoutExitCode"},
         "ReadExitCode": {"Type": "Pass", "Parameters": {"Container.$": "States.ArrayGetItem($.found.Matches, 0)"},
                          "ResultPath": "$.exit", "Next": "HasExitCode"},
+        # A container that exited because its task was stopped (a spot reclaim) says so, not just "exit code 0".
         "HasExitCode": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.exit.Container.ExitCode", "IsPresent": True},
+                     {"Variable": "$.stopped.Task.StopCode", "IsPresent": True},
+                     {"Not": {"Variable": "$.stopped.Task.StopCode", "StringEquals": ESSENTIAL_EXITED}}],
+             "Next": "AlertStopped"},
             {"Variable": "$.exit.Container.ExitCode", "IsPresent": True, "Next": "AlertWithExitCode"}],
             "Default": "AlertWithoutExitCode"},
+        "AlertStopped": alert(stopped_message),
         "AlertWithExitCode": alert(exit_message),
         "AlertWithoutExitCode": alert(plain_message),
     }

@@ -129,7 +129,7 @@ class TestDefinition:
         assert with_topic["States"]["Run"]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failure"}]
         publishes = [s for s in with_topic["States"].values() if s.get("Resource") == "arn:aws:states:::sns:publish"]
-        assert len(publishes) == 2 and all(p["Parameters"]["TopicArn"] == TOPIC and p["Next"] == "Failed"
+        assert len(publishes) == 3 and all(p["Parameters"]["TopicArn"] == TOPIC and p["Next"] == "Failed"
                                            for p in publishes)
         assert with_topic["States"]["Failed"]["Type"] == "Fail"
         assert set(without["States"]) == {"Run"} and "Catch" not in without["States"]["Run"]
@@ -177,7 +177,10 @@ class TestExecution:
         result = self.run(moto_sfn_env, [(0, "SpotInterruption"), 0], retries=1)
         assert result.status == "SUCCEEDED" and len(result.tasks) == 2 and result.alerts == []
         result = self.run(moto_sfn_env, [(0, "SpotInterruption")], retries=0)
-        assert result.status == "FAILED" and result.error == "Job.NonZeroExit" and len(result.alerts) == 1
+        assert result.status == "FAILED" and result.error == "Job.NonZeroExit"
+        (alert,) = result.alerts
+        assert ("failed (Job.NonZeroExit): the task stopped with SpotInterruption before its container finished "
+                "(exit code 0)") in alert["Message"]
 
     def test_final_failure_alerts_once_with_the_exit_code(self, moto_sfn_env: moto_sfn.Infrastructure) -> None:
         result = self.run(moto_sfn_env, [3, 4], retries=1)
