@@ -105,6 +105,27 @@ class TestComputedOutputs:
         assert base64.b64decode(server["certificate-authority-data"]).startswith(b"-----BEGIN CERTIFICATE-----")
         assert out["issuer"].startswith("https://oidc.eks.us-east-1.amazonaws.com/id/")
 
+    def test_databases_get_the_address_and_port_rds_gives(self, tmp_path: Path) -> None:
+        """pulumi/examples aws-py-wordpress-fargate-rds's shape: a MySQL instance (no port given) whose
+        `address` and `port` go into a container's environment, and a PostgreSQL Aurora cluster."""
+        main = """
+import pulumi
+import pulumi_aws as aws
+
+db = aws.rds.Instance("db", engine="mysql", instance_class="db.t3.micro", allocated_storage=20,
+                      username="admin", password="example-only", skip_final_snapshot=True)
+aurora = aws.rds.Cluster("aurora", engine="aurora-postgresql", master_username="app",
+                         master_password="example-only", skip_final_snapshot=True)
+pulumi.export("db", pulumi.Output.all(db.address, db.port, db.endpoint))
+pulumi.export("aurora", pulumi.Output.all(aurora.endpoint, aurora.port))
+"""
+        out = run(tmp_path, main, "up")["outputs"]
+        address, port, endpoint = out["db"]
+        assert re.fullmatch(r"db-[0-9a-f]{7}\.c[0-9a-f]{12}\.us-east-1\.rds\.amazonaws\.com", address)
+        assert port == 3306 and endpoint == f"{address}:3306"
+        host, aurora_port = out["aurora"]
+        assert host.endswith(".us-east-1.rds.amazonaws.com") and ":" not in host and aurora_port == 5432
+
     def test_preview_mode_leaves_them_unknown(self, tmp_path: Path) -> None:
         report = run(tmp_path, COMPUTED_OUTPUTS_SHAPE, "preview")
         assert report["outputs"]["sourceArn"] == "<unknown>"

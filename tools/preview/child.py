@@ -27,7 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 #: Siblings loaded by file path under private names, in import order (each may import the ones before it).
-_SIBLINGS = ("sdkschema", "plausible", "fakes", "wire", "mocks")
+_SIBLINGS = ("sdkschema", "plausible", "fakes_db", "fakes", "wire", "mocks")
 
 
 def _load(stem: str) -> Any:
@@ -52,7 +52,7 @@ def _cannot_run(exc: ImportError) -> None:
 
 # All before the project's path is installed (its own `tools` or `wire` must not shadow them).
 try:
-    sdkschema, plausible, fakes, wire, preview_mocks = (_load(stem) for stem in _SIBLINGS)
+    sdkschema, plausible, _fakes_db, fakes, wire, preview_mocks = (_load(stem) for stem in _SIBLINGS)
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime.stack import wait_for_rpcs
 except ImportError as _exc:

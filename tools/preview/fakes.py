@@ -15,6 +15,7 @@ import hashlib
 import json
 from typing import Any
 
+from _private_fargate_preview_fakes_db import MODULE_EXTRAS
 from _private_fargate_preview_plausible import EC2_MODULES, ID_PREFIXES, Maker, entity_of
 from _private_fargate_preview_sdkschema import input_names, invoke_result_class, properties, resource_class
 
@@ -186,7 +187,7 @@ class Cloud:
             out["arn"] = self._arn(module, rtype, str(physical), rid, maker)
         if cls is None or any(p.name == "tagsAll" for p in properties(cls)):
             out["tagsAll"] = inputs.get("tags", {})
-        extra = _EXTRAS.get(rtype)
+        extra = MODULE_EXTRAS.get((module, rtype)) or _EXTRAS.get(rtype)
         if extra:
             out.update(extra(self, inputs, rid, str(physical), digest))
         if "name" in inputs or prefix is None:
