@@ -307,7 +307,9 @@ class JobSettings(WorkloadSettings):
         "`retryOnFailure`"))
     expected_minutes: float = Field(10, gt=0, le=60 * 24 * 14, description="run length, for the cost estimate")
     timeout_minutes: int = Field(60, ge=1, le=10080, description=(
-        "the run is stopped and counted as failed after this long (the state machine's task timeout)"))
+        "the run fails after this long (the state machine's task timeout, States.Timeout: not retried, "
+        "alerted as a failure); the machine's role may stop the task (ecs:StopTask, as AWS's policy for the "
+        "integration grants)"))
     retry_on_failure: int = Field(0, ge=0, le=10, description=(
         "extra attempts, with backoff, when the task exits non-zero, never starts or loses its spot capacity"))
 
