@@ -22,7 +22,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from settings.base import EnvValue, Model, shown
 from settings.errors import SettingError
-from settings.patterns import ENV_NAME, PRIVATE_ECR_URI
+from settings.patterns import ECR_REPO_NAME, ENV_NAME, PRIVATE_ECR_URI
 
 #: A Docker path component (lowercase, separators `.`, `_`, `__`, `-`...), as the distribution spec has it.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -32,7 +32,7 @@ _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-
 TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: ECR repository names (the cached repository is `<prefix>/<upstream path>`): at most 256 characters.
-ECR_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+ECR_NAME = re.compile("^" + ECR_REPO_NAME + "$")
 ECR_NAME_MAX = 256
 #: A pull-through cache rule's ecrRepositoryPrefix: 2 to 30 characters (CreatePullThroughCacheRule API reference).
 CACHE_PREFIX_MAX = 30

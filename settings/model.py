@@ -120,10 +120,8 @@ class Settings(Model):
         data["services"] = compose.merge(result.services, list(data.get("services") or []), "service", notes)
         data["jobs"] = compose.merge(result.jobs, list(data.get("jobs") or []), "job", notes)
         check_generated(result, data["services"], data["jobs"], ctx, shown)
-        explicit = dict(data.get("volumes") or {})
-        for key in sorted(set(result.volumes) & set(explicit)):
-            notes.append(f"compose: volume {key!r} is also in the settings' volumes, which win")
-        data["volumes"] = {**result.volumes, **explicit}
+        # the importer leaves out of result.volumes any key the settings' own `volumes` hold (explicit_volumes)
+        data["volumes"] = {**result.volumes, **dict(data.get("volumes") or {})}
         clash = sorted(set(result.secret_values) & set(data.get("secretValues") or {}))
         if clash:
             raise SettingsError([f"compose: {shown}: secretValues.{clash[0]}: the compose secret stored under this "
@@ -162,7 +160,7 @@ class Settings(Model):
         self._check_secret_regions()
         check_secret_values(self.secret_values, "secretValues" in self._secret_keys)
         volume_notes = check_references(self)
-        check_before_deploy(self._kinds(), [j.name for j in self.jobs])
+        check_before_deploy(self.kinds(), [j.name for j in self.jobs])
         if self.alerts and self.alerts.sns_topic_arn and self.alerts.sns_topic_arn.split(":")[3] != self._region:
             raise SettingError(("alerts", "snsTopicArn"), f"the topic is not in {self._region}; EventBridge rules "
                                                           "and alarms publish to a topic of their own region")
@@ -174,18 +172,14 @@ class Settings(Model):
         origin = self._compose_origins.get(workload.name)
         return f"compose: services.{origin}" if origin else f"{kind}[{index}] ({workload.name})"
 
-    def _kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
+    def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
         """Every workload kind with its key: names, images and secrets are checked across all of them."""
         return [("services", list(self.services)), ("jobs", list(self.jobs)), ("workers", list(self.workers))]
 
-    def kinds(self) -> list[tuple[str, list[WorkloadSettings]]]:
-        """(settings key, entries) of every workload kind, for code that handles each workload alike."""
-        return self._kinds()
-
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
-        kinds = ", ".join(k for k, _ in self._kinds())
-        for kind, items in self._kinds():
+        kinds = ", ".join(k for k, _ in self.kinds())
+        for kind, items in self.kinds():
             for i, w in enumerate(items):
                 origin = self._compose_origins.get(w.name)
                 # a compose service is named as the user wrote it, not as the entry it became
@@ -202,7 +196,7 @@ class Settings(Model):
     def _workload_notes(self) -> list[str]:
         """What the stack does differently from what a workload's settings say, and why (AWS's own words)."""
         notes = []
-        for kind, items in self._kinds():
+        for kind, items in self.kinds():
             for i, w in enumerate(items):
                 where = self._where(kind, i, w)
                 if w.exec and w.readonly_root_filesystem:
@@ -277,7 +271,7 @@ class Settings(Model):
                                           f"{partition}/{self._region}; ECR reads it from the cache rule's own "
                                           "account and region")
         notes: list[str] = []
-        for kind, items in self._kinds():
+        for kind, items in self.kinds():
             for i, w in enumerate(items):
                 for path, container in w.containers:
                     img = container.image
@@ -313,7 +307,7 @@ class Settings(Model):
         return notes
 
     def _check_secret_regions(self) -> None:
-        for kind, items in self._kinds():
+        for kind, items in self.kinds():
             for i, w in enumerate(items):
                 arns = [((*path, "secrets", name), arn) for path, c in w.containers for name, arn in c.secrets.items()
                         if isinstance(arn, str)]

@@ -72,7 +72,7 @@ def check_secret_values(values: dict[str, str], secret: bool) -> None:
 def check_references(settings: Any) -> list[str]:
     """Mounts name volumes, stack secrets name keys of secretValues; notes for volumes nobody mounts."""
     mounted: set[str] = set()
-    for kind, items in settings._kinds():
+    for kind, items in settings.kinds():
         for i, workload in enumerate(items):
             for path, container in workload.containers:
                 where = (kind, i, *path)

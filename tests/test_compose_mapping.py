@@ -140,6 +140,8 @@ class TestNotes:
                 logging: {driver: json-file}
                 networks: {backend: {aliases: [auth]}}
                 hostname: worker
+                cap_add: [SYS_PTRACE]
+                cap_drop: [NET_RAW]
         """)
         worker = s.services[0]
         assert worker.stop_timeout == 120 and worker.init_process_enabled and worker.working_directory == "/web"
@@ -150,7 +152,8 @@ class TestNotes:
                          "stop_grace_period 5m became stopTimeout 120", "no-new-privileges", "pids_limit left out",
                          "shm_size left out: Fargate has no /dev/shm size", "ulimits.nproc left out", "labels left out",
                          "logging left out", "networks left out", "the aliases auth are not created",
-                         "hostname left out"):
+                         "hostname left out", "cap_add SYS_PTRACE left out: private-fargate adds no capabilities",
+                         "cap_drop left out"):
             assert expected in text, expected
 
     def test_names_and_ports_others_use(self, tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def _assign(project: Project, entries: dict[str, dict[str, Any]], secret_files: 
         report, entry = result.reports[name], entries[name]
         for dep, spec in depends_on(svc).items():
             condition = spec.get("condition", "service_started")
-            if condition == "service_completed_successfully" and dep in placed and dep in inits.get(name, []):
+            if condition == "service_completed_successfully" and dep in inits.get(name, []):
                 continue
             report.note(f"depends_on {dep} ({condition}) left out: ECS starts separate services independently; the "
                         "app must retry until its dependency answers")

@@ -237,11 +237,12 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, Override) or old is None or key in _REPLACED:
             out[key] = _plain(value.value if isinstance(value, Override) else value)
         elif key in _BY_NAME:
-            out[key] = merge_mapping(_named(old, key), _named(value, key), key)
+            out[key] = merge_mapping(named_values(old, key), named_values(value, key), key)
         elif key == "build":
-            b, o = _build(old), _build(value)
+            b, o = build_spec(old), build_spec(value)
             if "args" in b and "args" in o:
-                o = {**o, "args": merge_mapping(_named(b["args"], "args"), _named(o["args"], "args"), "args")}
+                args = merge_mapping(named_values(b["args"], "args"), named_values(o["args"], "args"), "args")
+                o = {**o, "args": args}
             out[key] = merge_mapping(b, o, key)
         elif key == "healthcheck" and isinstance(old, dict) and isinstance(value, dict):
             out[key] = {**old, **{k: _plain(v) for k, v in value.items()}}
@@ -284,7 +285,7 @@ def _unique(old: list[Any], new: list[Any], key: Any) -> list[Any]:
     return list(by_key.values())
 
 
-def _named(value: Any, key: str) -> dict[str, Any]:
+def named_values(value: Any, key: str) -> dict[str, Any]:
     """A list (`- A=1`, `- db`) or mapping of names, as a mapping."""
     if isinstance(value, dict):
         return dict(value)
@@ -299,7 +300,8 @@ def _named(value: Any, key: str) -> dict[str, Any]:
     return out
 
 
-def _build(value: Any) -> dict[str, Any]:
+def build_spec(value: Any) -> dict[str, Any]:
+    """`build` in its long form (the short form is the context alone)."""
     return {"context": value} if isinstance(value, str) else dict(value or {})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from settings.base import scalar_to_str
 from settings.compose.context import MapContext, Refused, Report
 from settings.compose.keys import FARGATE_CAPABILITIES, compose_bool
 from settings.compose.units import duration_seconds, fargate_size, size_mib
@@ -227,12 +228,10 @@ class RuntimeMapper:
 
 
 def text_value(value: Any) -> str:
-    """A compose scalar as compose writes it into the environment (true/false, 2 not 2.0)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    """A compose scalar as compose writes it into the environment: the settings' rule, and 2 not 2.0."""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        value = int(value)
+    return str(scalar_to_str(value))
 
 
 def _first(*values: Any) -> Any:

@@ -6,6 +6,7 @@ Volumes, bind mounts, tmpfs, secrets and configs are mapped in storage.py. Every
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -22,6 +23,7 @@ from settings.compose.keys import (
     REFUSED,
     compose_bool,
 )
+from settings.compose.project import build_spec, named_values
 from settings.compose.runtime import RuntimeMapper, text_value
 from settings.compose.units import duration_seconds
 from settings.compose.variables import ComposeError, read_env_file
@@ -123,7 +125,7 @@ class ServiceMapper(RuntimeMapper):
         return ""
 
     def _build(self, build: Any) -> dict[str, Any]:
-        spec = {"context": build} if isinstance(build, str) else dict(build or {})
+        spec = build_spec(build)
         for key in spec:
             if key in BUILD_REFUSED and spec[key]:
                 raise Refused(f"build.{key}: {BUILD_REFUSED[key]}")
@@ -141,13 +143,13 @@ class ServiceMapper(RuntimeMapper):
             target = self.ctx.cache_dir / self.entry["name"] / "inline.Dockerfile"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(str(spec["dockerfile_inline"]))
-            out["dockerfile"] = Path(_relative(target, directory)).as_posix()
+            out["dockerfile"] = Path(os.path.relpath(target, directory)).as_posix()
             self.note("build.dockerfile_inline written to " + self.ctx.settings_path(target))
         elif spec.get("dockerfile"):
             out["dockerfile"] = str(spec["dockerfile"])
         if spec.get("target"):
             out["target"] = str(spec["target"])
-        args = _named(spec.get("args"))
+        args = named_values(spec.get("args"), "args")
         resolved = {}
         for key, value in args.items():
             if value is None:
@@ -200,7 +202,7 @@ class ServiceMapper(RuntimeMapper):
             except ComposeError as exc:
                 raise Refused(f"env_file: {exc}") from None
             self.mapped("env_file")
-        for key, value in _named(self.svc.get("environment")).items():
+        for key, value in named_values(self.svc.get("environment"), "environment").items():
             if value is None:
                 value = lookup(key)
                 if value is None:
@@ -270,19 +272,3 @@ class ServiceMapper(RuntimeMapper):
                       "name" + (f"; the aliases {', '.join(map(str, aliases))} are not created" if aliases else ""))
         if svc.get("links"):
             self.note("links left out: services reach each other by their service names (Service Connect)")
-
-
-def _named(value: Any) -> dict[str, Any]:
-    """`environment`/`args` as a mapping; list entries without `=` have the value None (taken from outside)."""
-    if isinstance(value, dict):
-        return dict(value)
-    out: dict[str, Any] = {}
-    for item in value or []:
-        name, found, rest = str(item).partition("=")
-        out[name] = rest if found else None
-    return out
-
-
-def _relative(path: Path, start: Path) -> str:
-    import os
-    return os.path.relpath(path, start)

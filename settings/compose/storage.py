@@ -270,8 +270,7 @@ class StorageMapper(DerivedImage):
         read_only = self.svc.get("read_only")
         flag = compose_bool(read_only) if read_only is not None else False
         if flag is None:
-            raise_refused = f"read_only: {read_only!r} is not a boolean"
-            self.m.refuse("read_only", raise_refused.split(": ", 1)[1])
+            self.m.refuse("read_only", f"{read_only!r} is not a boolean")
             return
         self.entry["readonlyRootFilesystem"] = flag
         if read_only is not None:

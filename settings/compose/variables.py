@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from settings.compose.yamlio import Override
+
 
 class ComposeError(ValueError):
     """A compose file or one of its services cannot become settings; the message names where."""
@@ -44,8 +46,8 @@ class Interpolator:
             return [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, str):
             return self.text(value, where)
-        if hasattr(value, "value") and type(value).__name__ == "Override":  # keep the `!override` wrapper
-            return type(value)(self.value(value.value, where))
+        if isinstance(value, Override):  # keep the `!override` wrapper
+            return Override(self.value(value.value, where))
         return value
 
     def text(self, text: str, where: str) -> str:
