@@ -17,6 +17,16 @@ CACHE_DIR = ".private-fargate/compose"
 class Refused(Exception):
     """One compose key Fargate cannot honour; the message is `<key>: why; what to do`."""
 
+    @property
+    def key(self) -> str:
+        """The compose key the refusal names (`volumes`, `healthcheck.timeout`)."""
+        return str(self).partition(": ")[0]
+
+    @property
+    def why(self) -> str:
+        """Why, and what to do instead."""
+        return str(self).partition(": ")[2]
+
 
 @dataclass
 class Report:

@@ -70,8 +70,7 @@ class ServiceMapper(RuntimeMapper):
             try:
                 step()
             except Refused as exc:
-                key, _, why = str(exc).partition(": ")
-                self.refuse(key, why)
+                self.refuse(exc.key, exc.why)
             except (ValueError, TypeError) as exc:
                 self.refuse(step.__name__.strip("_"), str(exc))
         return self.entry

@@ -58,15 +58,13 @@ class StorageMapper(DerivedImage):
             try:
                 step()
             except Refused as exc:
-                key, _, why = str(exc).partition(": ")
-                self.m.refuse(key, why)
+                self.m.refuse(exc.key, exc.why)
         self._root()
         if self.bakes and not self.m.report.refused:
             try:
                 self._bake()
             except Refused as exc:
-                key, _, why = str(exc).partition(": ")
-                self.m.refuse(key, why)
+                self.m.refuse(exc.key, exc.why)
 
     # -- volumes ---------------------------------------------------------------------------------------
 
@@ -76,8 +74,7 @@ class StorageMapper(DerivedImage):
             try:  # every volume that cannot be mapped is its own refusal, not only the first
                 mount = self._volume_mount(item)
             except Refused as exc:
-                key, _, why = str(exc).partition(": ")
-                self.m.refuse(key, why)
+                self.m.refuse(exc.key, exc.why)
                 continue
             if mount is not None:
                 mounts.append(mount)
