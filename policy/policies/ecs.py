@@ -128,7 +128,7 @@ def _secrets_in_env(args: ResourceValidationArgs, report_violation: ReportViolat
                 report_violation(f"{args.name}: container {container.get('name', '?')!r} has {problem}"
                                  f"{hint_args(args)}.")
         return
-    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    launch = launch_from_args(args)
     if launch is None:
         return
     overrides = launch.overrides
@@ -190,7 +190,7 @@ images_from_private_ecr = container_policy(
 
 
 def _platform_latest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    launch = launch_from_args(args)
     if launch is None:
         return
     version = launch.platform_version

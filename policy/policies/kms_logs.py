@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from ._util import UNKNOWN, allow_statements, as_list, load_json
+from ._util import UNKNOWN, allow_statements, as_list, load_json, wildcard_match
 from .framework import Findings, stack_policy
 from .graph import Graph
 
@@ -31,13 +31,8 @@ def _grants_logs(statement: dict[str, Any]) -> bool:
         return False
     conditions = statement.get("Condition") or {}
     keys = {k.lower() for block in conditions.values() if isinstance(block, dict) for k in block}
-    actions = [str(a).lower() for a in as_list(statement.get("Action"))]
-
-    def covered(action: str) -> bool:
-        return any(a in ("*", "kms:*") or (a.endswith("*") and action.startswith(a[:-1])) or a == action
-                   for a in actions)
-
-    return CONTEXT_KEY in keys and all(covered(a) for a in NEEDED)
+    actions = [str(a) for a in as_list(statement.get("Action"))]
+    return CONTEXT_KEY in keys and all(any(wildcard_match(a, needed) for a in actions) for needed in NEEDED)
 
 
 def _key_policy(graph: Graph, _: dict[str, Any], found: Findings) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs
 
-from ._util import UNKNOWN, containers, plain, strings_in
+from ._util import UNKNOWN, containers, strings_in
 from .framework import Findings, hint, hint_args, resource_policy, stack_policy, unknown_at_preview
 from .graph import Graph, Node, depends_on
 from .topology import (
@@ -32,7 +32,7 @@ DEFAULT_SG = ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",)
 
 
 def _no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    launch = launch_from_args(args.resource_type, args.urn, args.name, plain(args.props))
+    launch = launch_from_args(args)
     if launch is None:
         return
     public = launch.public_ip

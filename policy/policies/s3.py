@@ -144,17 +144,14 @@ def _tls_only(graph: Graph, _: dict[str, Any], found: Findings) -> None:
     for bucket in graph.of_type(*BUCKETS):
         documents = [load_json(p.props.get("policy")) for p in attached(graph, bucket, BUCKET_POLICY)]
         documents.append(load_json(bucket.props.get("policy")))
-        name = bucket.props.get("bucket")
-        if any(denies_insecure_transport(d, ("s3:*",), _covers_objects(name)) for d in documents):
-            continue
-        if any(d is UNKNOWN for d in documents):
-            found.unknown.append(f"the policy of bucket {bucket.name}")
-            continue
+        covers = _covers_objects(bucket.props.get("bucket"))
         partial = any(denies_insecure_transport(d, ("s3:*",)) for d in documents)
         why = "its deny without TLS does not cover the objects (arn:...:bucket/*)" if partial else \
             "no bucket policy denies s3:* when aws:SecureTransport is false"
-        found.violation(f"bucket {bucket.name} accepts requests without TLS: {why}. Deny them on the bucket and "
-                        f"its objects{hint(bucket)}.", bucket.urn)
+        found.judge(documents, lambda d, c=covers: denies_insecure_transport(d, ("s3:*",), c),
+                    f"the policy of bucket {bucket.name}",
+                    f"bucket {bucket.name} accepts requests without TLS: {why}. Deny them on the bucket and "
+                    f"its objects{hint(bucket)}.", bucket.urn)
 
 
 s3_tls_only = stack_policy(

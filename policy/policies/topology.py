@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._util import UNKNOWN, as_list, ci_get, load_json
+from pulumi_policy import ResourceValidationArgs
+
+from ._util import UNKNOWN, as_list, ci_get, load_json, plain
 from .graph import Graph, Node, depends_on
 from .sfn import STATE_MACHINE, run_task_launches
 
@@ -179,11 +181,12 @@ def is_launcher(node: Node) -> bool:
     return False
 
 
-def launch_from_args(resource_type: str, urn: str, name: str, props: dict[str, Any]) -> Launch | None:
-    """The Launch of a resource a resource policy sees (plain props), None when it starts no tasks."""
+def launch_from_args(args: ResourceValidationArgs) -> Launch | None:
+    """The Launch of the resource a resource policy sees, None when it starts no tasks."""
+    resource_type = args.resource_type
     if resource_type not in LAUNCHERS + OPAQUE_LAUNCHERS:
         return None
-    node = Node(None, resource_type, urn, name, props)  # type: ignore[arg-type]
+    node = Node(None, resource_type, args.urn, args.name, plain(args.props))  # type: ignore[arg-type]
     return launch_of(node) if resource_type in OPAQUE_LAUNCHERS or is_launcher(node) else None
 
 
