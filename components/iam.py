@@ -52,6 +52,13 @@ def statement(actions: Iterable[str], resources: Sequence[str] | str, sid: str |
     return out
 
 
+def deny_without_tls(sid: str, action: str, resources: list[str] | str) -> dict[str, Any]:
+    """The resource-policy statement that refuses every request to `resources` not made over TLS
+    (aws:SecureTransport false), for anyone: buckets, queues."""
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": action, "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
 def document(statements: Iterable[dict[str, Any]]) -> str:
     """A policy document (JSON string) from statements."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

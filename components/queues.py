@@ -8,7 +8,6 @@ the queue by its ARN, built from account, region and name, so it is known at pre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,14 +15,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
+from components.iam import deny_without_tls, document
 
 
 def tls_only_policy(queue_arn: str) -> str:
     """Deny every SQS action on the queue to anyone, when the request is not over TLS."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]})
+    return document([deny_without_tls("TlsOnly", "sqs:*", queue_arn)])
 
 
 def queue_url(context: StackContext, queue_name: str) -> str:

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
+from components.iam import deny_without_tls
 from components.naming import output_bucket_name
 from settings import Settings
 
@@ -51,8 +52,7 @@ class OutputBucketArgs:
 
 def deny_insecure_transport(bucket_arn: str) -> dict:
     """The statement that refuses every request not made over TLS."""
-    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    return deny_without_tls("DenyInsecureTransport", "s3:*", [bucket_arn, f"{bucket_arn}/*"])
 
 
 def tls_only_policy(bucket_arn: str, *allow: dict) -> str:
