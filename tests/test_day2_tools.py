@@ -105,6 +105,8 @@ class TestStatus:
         assert code == 0
         (web,) = doc["services"]
         assert (web["name"], web["desired"]) == ("web", 1) and web["deployments"][0]["status"] == "PRIMARY"
+        # issue 19: each deployment's rollout state and the service's last events
+        assert set(web["deployments"][0]) >= {"rollout", "running", "desired"} and isinstance(web["events"], list)
         (report,) = doc["jobs"]
         assert report["schedule"] == {"expression": "cron(0 3 * * ? *)", "timezone": "Europe/Paris",
                                       "state": "ENABLED", "nextRun": "2026-11-29T02:00:00+00:00"}
@@ -113,6 +115,16 @@ class TestStatus:
         assert latest["stopReason"] == "Essential container in task exited"
         assert (older["task"], older["exitCode"], older["source"], older["durationSeconds"]) == \
             ("0ldrun00", None, "logs", 0.001)
+
+    def test_a_job_with_many_runs_lists_its_latest(self, deployed: Stack) -> None:
+        """More runs than one page of log streams (50): names are random task ids, so the latest is found by
+        the time of its last event, not by the first page in name order."""
+        for i in range(60):
+            write_logs(deployed.session, REPORT_LOGS, f"report/report/{i:02d}{'a' * 30}", "ran",
+                       at=NOW - 86_400_000 + i * 60_000)
+        job = next(w for w in tools_aws.workloads(deployed.outputs) if w.name == "report")
+        runs = status.job_runs(deployed.session.client("ecs"), deployed.session.client("logs"), CLUSTER, job)
+        assert [r["task"][:2] for r in runs] == ["59", "58", "57", "56", "55"]
 
     def test_target_health_behind_a_load_balancer(self, deployed: Stack) -> None:
         elb = deployed.session.client("elbv2")

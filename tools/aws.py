@@ -88,6 +88,11 @@ class Workload:
         return default if value is None else value
 
     @property
+    def family(self) -> str:
+        """The task definition family (`arn:...:task-definition/<family>:<revision>`)."""
+        return str(self.entry["taskDefinitionArn"]).rsplit("/", 1)[-1].split(":")[0]
+
+    @property
     def task_id_prefix(self) -> str:
         """`<logStreamPrefix>/<container>/`: the start of the app container's log streams."""
         return f"{self.entry['logStreamPrefix']}/{self.entry['containerName']}/"

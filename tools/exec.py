@@ -24,7 +24,7 @@ PLUGIN_URL = "https://docs.aws.amazon.com/systems-manager/latest/userguide/sessi
 
 def pick_task(ecs: Any, cluster: str, w: Workload, wanted: str | None) -> dict[str, Any]:
     """The task to enter: `--task` (id or its start), else the newest running task of the workload."""
-    family = w.entry["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")[0]
+    family = w.family
     arns = ecs.list_tasks(cluster=cluster, family=family, desiredStatus="RUNNING").get("taskArns", [])
     if wanted:
         arns = [a for a in arns if task_id(a).startswith(wanted)]

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tools.aws import EXIT_INTERRUPTED, ToolError
+from tools.run_task import EXIT_NOT_RUN
 
-EXIT_NOT_RUN = 125
 #: Options that change the task: the state machine runs the job as defined, so they do not apply.
 TASK_OPTIONS = ("command", "env", "cpu", "memory", "spot", "idempotency_key")
 

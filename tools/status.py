@@ -19,6 +19,7 @@ from typing import Any
 
 from tools.aws import EXIT_OK, Stack, Workload, add_source_args, run_with_stack
 from tools.aws import task_id as id_of
+from tools.logs import Stream
 from tools.next_run import next_run
 
 RUNS = 5
@@ -75,9 +76,23 @@ def targets(elbv2: Any, service: dict[str, Any]) -> dict[str, int] | None:
     return counts
 
 
+def _recent_streams(logs: Any, job: Workload) -> list[dict[str, Any]]:
+    """The job container's newest log streams, newest first. Ordering by last event takes no name prefix
+    (DescribeLogStreams), so the prefix is matched here, page by page, until enough runs are found; ordered by
+    name instead, the first page holds whichever task ids sort first, not the latest runs."""
+    found: list[dict[str, Any]] = []
+    pages = logs.get_paginator("describe_log_streams").paginate(
+        logGroupName=job.entry["logGroupName"], orderBy="LastEventTime", descending=True)
+    for page in pages:
+        found += [s for s in page.get("logStreams", []) if s["logStreamName"].startswith(job.task_id_prefix)]
+        if len(found) >= RUNS:
+            break
+    return found[:RUNS]
+
+
 def job_runs(ecs: Any, logs: Any, cluster: str, job: Workload) -> list[dict[str, Any]]:
     """The job's last runs: tasks ECS still shows, then older ones from the log streams."""
-    family = job.entry["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")[0]
+    family = job.family
     arns: list[str] = []
     for status in ("RUNNING", "STOPPED"):
         arns += ecs.list_tasks(cluster=cluster, family=family, desiredStatus=status).get("taskArns", [])
@@ -93,10 +108,9 @@ def job_runs(ecs: Any, logs: Any, cluster: str, job: Workload) -> list[dict[str,
                      "stopReason": " ".join(filter(None, [task.get("stopCode"), task.get("stoppedReason")])) or None,
                      "source": "ecs"})
     known = {r["task"] for r in runs}
-    streams = logs.describe_log_streams(logGroupName=job.entry["logGroupName"], logStreamNamePrefix=job.task_id_prefix,
-                                        orderBy="LogStreamName").get("logStreams", [])
-    for s in sorted(streams, key=lambda s: s.get("firstEventTimestamp") or s.get("creationTime", 0), reverse=True):
-        task = s["logStreamName"].rsplit("/", 1)[-1]
+    for s in sorted(_recent_streams(logs, job), key=lambda s: s.get("firstEventTimestamp") or s.get("creationTime", 0),
+                    reverse=True):
+        task = Stream.parse(s["logStreamName"]).task
         first, last = s.get("firstEventTimestamp"), s.get("lastEventTimestamp")
         if task in known or first is None:
             continue

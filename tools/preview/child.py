@@ -66,10 +66,6 @@ UNKNOWN_TEXT = wire.UNKNOWN_TEXT
 SECRET_TEXT = wire.SECRET_TEXT
 
 
-def struct_to_json(struct: Any) -> dict[str, Any]:
-    """A protobuf Struct from a register request or response as the report shows it."""
-    return wire.display(wire.to_dict(struct)) if struct is not None else {}
-
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Sees every RegisterResource request, as the policy engine does: parent, dependencies, protect.
