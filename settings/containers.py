@@ -117,7 +117,8 @@ class ContainerSettings(Model):
     init_process_enabled: bool = Field(False, description=(
         "run an init process that forwards signals and reaps zombies (`docker run --init`)"))
     stop_timeout: int | None = Field(None, ge=1, le=120, json_schema_extra=shown("30"), description=(
-        "seconds ECS waits after SIGTERM before it kills the container (Fargate: at most 120)"))
+        "seconds ECS waits after SIGTERM before it kills the container (Fargate: at most 120, "
+        "ContainerDefinition.stopTimeout in the ECS API reference)"))
     ulimits: UlimitSettings | None = Field(None, json_schema_extra=shown("Fargate's"), description=(
         "`{nofile: {soft, hard}}`"))
 
