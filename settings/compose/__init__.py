@@ -19,6 +19,7 @@ from settings.compose.context import CACHE_DIR, MapContext, Report
 from settings.compose.credentials import move_credentials
 from settings.compose.names import infer_ports, rewrite_names
 from settings.compose.project import Project, depends_on, load_project
+from settings.compose.runtime import NO_SIZE
 from settings.compose.services import ServiceMapper, workload_name
 from settings.compose.storage import SECRETS_CONTAINER, StorageMapper, writer_container
 from settings.compose.units import duration_seconds, fargate_size, size_mib
@@ -162,7 +163,7 @@ def _assign(project: Project, entries: dict[str, dict[str, Any]], secret_files: 
 
 def _init_container(entry: dict[str, Any], report: Report) -> dict[str, Any]:
     """A one-shot service's entry as an init container: what an init container takes; the rest noted."""
-    report.notes[:] = [n for n in report.notes if not n.startswith("no cpu or memory limit")]
+    report.withdraw(NO_SIZE)
     dropped = sorted(k for k in entry if k not in _INIT_KEYS and k not in ("arch",))
     if dropped:
         report.note(f"{', '.join(dropped)} left out: an init container serves no port and shares the task's size")

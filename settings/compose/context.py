@@ -37,11 +37,21 @@ class Report:
     mapped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    #: Notes a later pass may withdraw (no port until ports are inferred, no size for an init container).
+    provisional: dict[str, str] = field(default_factory=dict)
 
-    def note(self, message: str) -> None:
-        """Something left out, rounded or changed, and why."""
+    def note(self, message: str, *, provisional: str | None = None) -> None:
+        """Something left out, rounded or changed, and why; `provisional` names it for `withdraw`."""
         if message not in self.notes:
             self.notes.append(message)
+        if provisional is not None:
+            self.provisional[provisional] = message
+
+    def withdraw(self, tag: str) -> None:
+        """Take back the provisional note `tag` (nothing when there is none)."""
+        message = self.provisional.pop(tag, None)
+        if message in self.notes:
+            self.notes.remove(message)
 
     def lines(self) -> list[str]:
         """The report as notes for the preview: one summary line, then one line per note."""

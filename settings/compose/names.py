@@ -20,6 +20,7 @@ from typing import Any
 
 from settings.compose.context import Report
 from settings.compose.project import Project, depends_on
+from settings.compose.runtime import NO_PORTS
 
 #: Ports Docker Official Images (and the vendors' images named here) declare with EXPOSE, by a word of the
 #: image's repository name: the port a client of that server uses.
@@ -89,7 +90,7 @@ def infer_ports(project: Project, entries: dict[str, dict[str, Any]], reports: d
         else:
             entry["ports"] = ports
         report = reports[name]
-        report.notes = [n for n in report.notes if not n.startswith("no ports or expose")]
+        report.withdraw(NO_PORTS)
         report.note(f"port {', '.join(map(str, ports))} assumed ({how}): compose opens every port on its network, "
                     "a service here admits only its declared ones; add `expose` to the compose file to choose")
 

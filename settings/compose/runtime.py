@@ -16,6 +16,8 @@ from settings.compose.units import duration_seconds, fargate_size, size_mib
 
 #: ECS HealthCheck limits (API_HealthCheck): interval 5..300, timeout 2..60, retries 1..10, startPeriod 0..300.
 HEALTH_LIMITS = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
+#: Tags of the provisional notes a later pass withdraws (names.infer_ports, an init container).
+NO_PORTS, NO_SIZE = "no-ports", "no-size"
 #: compose's healthcheck timeout when a file gives none (the compose specification: 30s).
 COMPOSE_HEALTH_TIMEOUT = 30
 #: Most ports a compose port range may expand to (each is a port mapping of the task definition).
@@ -31,7 +33,7 @@ class RuntimeMapper:
     report: Report
     entry: dict[str, Any]
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, provisional: str | None = None) -> None:
         raise NotImplementedError
 
     def mapped(self, key: str) -> None:
@@ -51,7 +53,7 @@ class RuntimeMapper:
         distinct = list(dict.fromkeys(found))
         if not distinct:
             self.note("no ports or expose: other services cannot reach it (on compose's network every port is open; "
-                      "here a service admits only the ports it declares)")
+                      "here a service admits only the ports it declares)", provisional=NO_PORTS)
             return
         self.mapped("ports" if self.svc.get("ports") else "expose")
         if distinct == [(distinct[0][0], "tcp")]:
@@ -171,7 +173,8 @@ class RuntimeMapper:
                         svc.get("mem_reservation"))
         if cpus is None and memory is None:
             self.note("no cpu or memory limit: the smallest Fargate size, 256 cpu / 512 MiB; set "
-                      "deploy.resources.limits (or cpu and memory in the settings) if it needs more")
+                      "deploy.resources.limits (or cpu and memory in the settings) if it needs more",
+                      provisional=NO_SIZE)
             return
         try:
             cpu, mib = fargate_size(float(cpus) if cpus is not None else None,

@@ -50,8 +50,8 @@ class ServiceMapper(RuntimeMapper):
         self.report = report
         self.entry: dict[str, Any] = {"name": workload_name(name)}
 
-    def note(self, message: str) -> None:
-        self.report.note(message)
+    def note(self, message: str, *, provisional: str | None = None) -> None:
+        self.report.note(message, provisional=provisional)
 
     def refuse(self, key: str, message: str) -> None:
         self.report.refused.append(f"services.{self.compose_name}.{key}: {message}")
