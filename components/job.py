@@ -57,7 +57,7 @@ class FargateJob(pulumi.ComponentResource):
         self.runner = JobRunner(f"{name}-runner", JobRunnerArgs(
             spec=self.spec, subnet_ids=list(platform.subnet_ids),
             # its own group, and the clients group: services by DNS name
-            security_group_ids=[self.parts.security_group.id, *args.security_group_ids],
+            security_group_ids=self.parts.task_security_groups(args),
             task_definition_arn=self.parts.task_definition.arn, log_retention_days=platform.log_retention_days,
             log_kms_key_arn=platform.log_kms_key_arn, protect=platform.protect, tags=args.tags,
             after=[r for r in [platform.cluster] if r]), opts=pulumi.ResourceOptions(parent=self))

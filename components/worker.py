@@ -105,7 +105,7 @@ class FargateWorker(pulumi.ComponentResource):
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             network_configuration={"subnets": list(platform.subnet_ids), "assign_public_ip": False,
                                    # its own group, and the clients group: services by DNS name
-                                   "security_groups": [self.parts.security_group.id, *args.security_group_ids]},
+                                   "security_groups": self.parts.task_security_groups(args)},
             enable_execute_command=worker.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
             wait_for_steady_state=platform.protect, tags={**self._tags, "Name": args.name},
             # The running count belongs to the scaling policies: `pulumi up` must not reset it.

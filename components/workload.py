@@ -39,6 +39,11 @@ class WorkloadParts:
     #: The security group's egress rules: a one-off task (a migration) needs them in place before it starts.
     egress_rules: list[pulumi.Resource] = field(default_factory=list)
 
+    def task_security_groups(self, args: WorkloadArgs) -> list[pulumi.Input[str]]:
+        """The groups a task of this workload runs in: its own, and the platform's (the clients group that
+        reaches the services by DNS name)."""
+        return [self.security_group.id, *args.security_group_ids]
+
     def outputs(self, args: WorkloadArgs) -> dict[str, Any]:
         """The workload's entry in the `jobs`/`services` stack outputs (one shape for both: the job- and
         service-only keys are null where they do not apply; the owner fills its own)."""
@@ -49,7 +54,7 @@ class WorkloadParts:
                 "scheduleArn": None, "serviceName": None, "url": None, "stateMachineArn": None,
                 # Added after the first release (additive): what tools.exec and tools.doctor read.
                 "exec": args.workload.exec,
-                "securityGroupIds": [self.security_group.id, *args.security_group_ids], "dnsName": None}
+                "securityGroupIds": self.task_security_groups(args), "dnsName": None}
 
 
 def create_workload(parent: pulumi.Resource, name: str, args: WorkloadArgs) -> WorkloadParts:
