@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.containers import (
-    container_definitions,
     decrypt_statement,
     image_statements,
     task_secret_arns,
@@ -22,14 +21,8 @@ from components.context import StackContext
 from components.iam import UNSCOPED_ACTIONS, assume_role_policy, document, statement
 from components.platform import WorkloadArgs
 from settings import WorkloadSettings
-from settings.volumes import volume_name  # noqa: F401  (the task volume of a writable path; tests import it here)
 
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
-
-
-def writable_paths(workload: WorkloadSettings) -> list[str]:
-    """The main container's ephemeral writable paths (with exec on, the root is writable anyway)."""
-    return list(workload.writable_paths)
 
 
 def capacity_strategy(workload: WorkloadSettings) -> list[dict[str, Any]]:
@@ -42,11 +35,6 @@ def capacity_strategy(workload: WorkloadSettings) -> list[dict[str, Any]]:
                  {"capacityProvider": "FARGATE_SPOT", "weight": mix.spot_weight, "base": 0}]
         return [i for i in items if i["weight"] or i["base"]]
     return [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
-
-
-def container_definition(args: WorkloadArgs) -> dict[str, Any]:
-    """The main container of the task, with the exact field names of the ECS API (components/containers.py)."""
-    return container_definitions(args)[0]
 
 
 def secret_resources(arns: Sequence[str]) -> tuple[list[str], list[str]]:

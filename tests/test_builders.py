@@ -10,18 +10,17 @@ import pytest
 from components.builders import (
     capacity_strategy,
     capacity_strategy_inputs,
-    container_definition,
     execution_policy,
     secret_resources,
     task_policy,
-    volume_name,
-    writable_paths,
 )
+from components.containers import container_definitions
 from components.context import StackContext
 from components.network import subnet_cidrs
 from components.platform import WorkloadArgs, WorkloadPlatform
 from components.registry import CACHE_ACTIONS, PULL_ACTIONS, ResolvedImage
 from settings import JobSettings, ServiceSettings
+from settings.volumes import volume_name
 
 CTX = StackContext(project="shop", stack="prod", region="eu-west-1", account="210987654321")
 PLATFORM = WorkloadPlatform(context=CTX, cluster_name="shop-prod", cluster_arn=CTX.arn("ecs", "cluster/shop-prod"),
@@ -45,7 +44,7 @@ class TestContainerDefinition:
         w = service(port=8080, command=["serve"], entrypoint=["python", "-m", "app"], environment={"LOG": "info"},
                     secrets={"DB": SECRET}, exec=True,
                     healthCheck={"command": ["CMD", "true"], "interval": 10, "startPeriod": 5})
-        c = container_definition(args(w))
+        c = container_definitions(args(w))[0]
         assert c["name"] == "web" and c["image"] == IMAGE.uri and c["essential"] is True
         assert c["environment"] == [{"name": "LOG", "value": "info"}, {"name": "OUTPUT_BUCKET",
                                                                        "value": "shop-prod-output"}]
@@ -63,14 +62,14 @@ class TestContainerDefinition:
 
     def test_job_has_no_ports_and_the_settings_user_wins(self) -> None:
         job = JobSettings.model_validate({"name": "nightly", "image": {"uri": IMAGE.uri}, "user": "app:app"})
-        c = container_definition(args(job, WorkloadPlatform(**{**PLATFORM.__dict__, "output_bucket": None})))
+        c = container_definitions(args(job, WorkloadPlatform(**{**PLATFORM.__dict__, "output_bucket": None})))[0]
         assert "portMappings" not in c and c["user"] == "app:app"
         assert c["environment"] == [] and "linuxParameters" not in c and "command" not in c
 
     def test_volume_names_are_what_ecs_accepts(self) -> None:
         assert volume_name("/var/lib/amazon/ssm") == "var-lib-amazon-ssm" and volume_name("/") == "root"
-        assert writable_paths(service(writablePaths=["/tmp", "/data"], exec=True)) == ["/tmp", "/data"]
-        assert container_definition(args(service()))["readonlyRootFilesystem"] is True
+        assert service(writablePaths=["/tmp", "/data"], exec=True).writable_paths == ["/tmp", "/data"]
+        assert container_definitions(args(service()))[0]["readonlyRootFilesystem"] is True
 
 
 class TestRolePolicies:
