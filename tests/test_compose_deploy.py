@@ -41,6 +41,7 @@ COMPOSE = """
         <<: *defaults
         image: docker.io/valkey/valkey:8.0.1
         container_name: plausible_cache
+        volumes: ["./cache-data:/data"]
       migrate:
         build: {context: ./app, args: {APP_MODE: migrate}}
         command: ["job"]
@@ -67,10 +68,13 @@ COMPOSE = """
         <<: *defaults
         image: ghcr.io/example-org/nginx-unprivileged:1.27
         ports: ["80:8443"]
+        expose: ["9113"]
         volumes: ["./proxy/default.conf:/etc/nginx/conf.d/default.conf:ro"]
+        tmpfs: [/var/cache/nginx]
+        read_only: true
         security_opt: [no-new-privileges:true]
       report:
-        build: ./app
+        build: {context: ./app, target: build}
         command: ["job"]
         environment: {PGHOST: db}
         secrets: [db_password]
@@ -160,6 +164,15 @@ def test_container_settings_from_compose(report: dict[str, Any]) -> None:
     assert [p["containerPort"] for p in cache["portMappings"]] == [6379]
     job = containers(report, "job-report-task")["report"]
     assert {"name": "PGHOST", "value": "db.t.private-fargate.internal"} in job["environment"]
+    # read_only with a tmpfs (Paperless-ngx's shape), expose beside ports, a data folder compose would create
+    proxy = containers(report, "service-proxy-task")["proxy"]
+    assert proxy["readonlyRootFilesystem"] is True
+    assert ("var-cache-nginx", "/var/cache/nginx") in [(m["sourceVolume"], m["containerPath"])
+                                                       for m in proxy["mountPoints"]]
+    assert [p["containerPort"] for p in proxy["portMappings"]] == [8443, 9113]
+    assert [(m["sourceVolume"], m["containerPath"]) for m in cache["mountPoints"]] == [("efs-cache-data", "/data")]
+    builds = [r["inputs"] for r in report["resources"] if r["type"] == IMAGE]
+    assert {"context": "app", "target": "build"} in [{k: b.get(k) for k in ("context", "target")} for b in builds]
 
 
 def test_project_files_are_built_into_images(report: dict[str, Any]) -> None:
