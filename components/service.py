@@ -18,13 +18,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.builders import capacity_strategy_inputs
 from components.loadbalancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from components.mesh import rule_suffix
 from components.migration import before_deploy
 from components.naming import scoped_alarm_name
 from components.platform import WorkloadArgs
-from components.workload import WorkloadParts, create_workload
+from components.workload import WorkloadParts, create_workload, ecs_service_args, scaling_target
 from settings import AutoscalingSettings, ServiceSettings
 from settings.patterns import ALARM_ARN
 
@@ -183,7 +182,6 @@ class FargateService(pulumi.ComponentResource):
 
     def _create_service(self) -> aws.ecs.Service:
         args, svc = self._args, self._settings
-        strategy = capacity_strategy_inputs(self.parts.capacity_provider_strategy)
         load_balancers, grace = None, None
         if self.load_balancer is not None:
             load_balancers = [{"target_group_arn": self.load_balancer.target_group.arn, "container_name": args.name,
@@ -201,15 +199,8 @@ class FargateService(pulumi.ComponentResource):
         if self._platform.mesh_security_group_id is not None:
             groups.append(self._platform.mesh_security_group_id)
         return aws.ecs.Service(
-            f"{self._name}-service", name=args.name, cluster=self._platform.cluster_arn,
-            task_definition=self.parts.task_definition.arn, desired_count=svc.desired_count,
-            capacity_provider_strategies=strategy, platform_version="LATEST",
-            deployment_circuit_breaker={"enable": True, "rollback": True},
+            f"{self._name}-service", **ecs_service_args(args, self.parts, groups), desired_count=svc.desired_count,
             alarms={"alarm_names": alarms, "enable": True, "rollback": True} if alarms else None,
-            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
-            network_configuration={"subnets": list(self._platform.subnet_ids), "assign_public_ip": False,
-                                   "security_groups": groups},
-            enable_execute_command=svc.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
             wait_for_steady_state=svc.wait_for_steady_state if svc.wait_for_steady_state is not None
             else self._platform.protect, load_balancers=load_balancers,
             health_check_grace_period_seconds=grace, service_connect_configuration=self._service_connect(),
@@ -220,12 +211,7 @@ class FargateService(pulumi.ComponentResource):
     def _create_autoscaling(self, scaling: AutoscalingSettings) -> None:
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
-        resource_id = f"service/{self._platform.cluster_name}/{args.name}"
-        target = aws.appautoscaling.Target(
-            f"{self._name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=resource_id, min_capacity=scaling.min, max_capacity=scaling.max,
-            tags={**args.tags, "workload": args.name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]))
+        target = scaling_target(self, self._name, args, scaling.min, scaling.max, self.service)
         for suffix, metric, value in autoscaling_policies(scaling):
             spec: dict[str, Any] = {"predefined_metric_type": metric}
             if metric == "ALBRequestCountPerTarget" and self.load_balancer is not None:

@@ -20,14 +20,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.builders import capacity_strategy_inputs
 from components.iam import document, statement
 from components.migration import before_deploy
 from components.naming import scoped_alarm_name, scoped_queue_name
 from components.platform import WorkloadArgs
 from components.queues import create_queue, queue_url
 from components.worker_scaling import LOW_BACKLOG_MINUTES, PERIOD, WorkerMetrics
-from components.workload import WorkloadParts, create_workload
+from components.workload import WorkloadParts, create_workload, ecs_service_args, scaling_target
 from settings import WorkerSettings
 from settings.workers import QUEUE_URL
 
@@ -96,18 +95,12 @@ class FargateWorker(pulumi.ComponentResource):
 
     def _create_service(self, after: list[pulumi.Resource]) -> aws.ecs.Service:
         args, worker, platform = self._args, self._worker, self._args.platform
+        # A protected task keeps working through a deployment: the new tasks start beside it (200 %).
+        # Its own group and the clients group: the services by DNS name.
         return aws.ecs.Service(
-            f"{self._name}-service", name=args.name, cluster=platform.cluster_arn,
-            task_definition=self.parts.task_definition.arn, desired_count=worker.autoscaling.min,
-            capacity_provider_strategies=capacity_strategy_inputs(self.parts.capacity_provider_strategy),
-            platform_version="LATEST", deployment_circuit_breaker={"enable": True, "rollback": True},
-            # A protected task keeps working through a deployment: the new tasks start beside it.
-            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
-            network_configuration={"subnets": list(platform.subnet_ids), "assign_public_ip": False,
-                                   # its own group, and the clients group: services by DNS name
-                                   "security_groups": self.parts.task_security_groups(args)},
-            enable_execute_command=worker.exec, propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            wait_for_steady_state=platform.protect, tags={**self._tags, "Name": args.name},
+            f"{self._name}-service", **ecs_service_args(args, self.parts, self.parts.task_security_groups(args)),
+            desired_count=worker.autoscaling.min, wait_for_steady_state=platform.protect,
+            tags={**self._tags, "Name": args.name},
             # The running count belongs to the scaling policies: `pulumi up` must not reset it.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"], depends_on=after))
 
@@ -115,11 +108,7 @@ class FargateWorker(pulumi.ComponentResource):
         args, scaling = self._args, self._worker.autoscaling
         ctx, child = args.context, pulumi.ResourceOptions(parent=self)
         metrics = WorkerMetrics(self.queue_name, args.platform.cluster_name, args.name, scaling.messages_per_task)
-        target = aws.appautoscaling.Target(
-            f"{self._name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{args.platform.cluster_name}/{args.name}", min_capacity=scaling.min,
-            max_capacity=scaling.max, tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]))
+        target = scaling_target(self, self._name, args, scaling.min, scaling.max, self.service)
         scalable = {"service_namespace": target.service_namespace, "scalable_dimension": target.scalable_dimension,
                     "resource_id": target.resource_id}
         aws.appautoscaling.Policy(

@@ -19,7 +19,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.builders import capacity_strategy, ecs_tasks_trust, execution_policy, task_policy
+from components.builders import (
+    capacity_strategy,
+    capacity_strategy_inputs,
+    ecs_tasks_trust,
+    execution_policy,
+    task_policy,
+)
 from components.containers import container_definitions, mounted_volumes, task_volumes
 from components.naming import physical_name
 from components.platform import WorkloadArgs
@@ -152,3 +158,27 @@ def _create_security_group(name: str, args: WorkloadArgs, tags: Mapping[str, str
     return group, [*(aws.vpc.SecurityGroupEgressRule(f"{name}-egress-{suffix}", security_group_id=group.id,
                                                      ip_protocol="tcp", **rule, opts=child)
                      for suffix, rule in rules), *admitted]
+
+
+def ecs_service_args(args: WorkloadArgs, parts: WorkloadParts, groups: list[pulumi.Input[str]]) -> dict[str, Any]:
+    """What every ECS service of the stack (services and workers) sets alike: its task definition and capacity,
+    the circuit breaker with rollback, new tasks beside the old (100/200 %), private subnets without public IPs,
+    ECS Exec as the workload says, tags propagated from the service."""
+    platform = args.platform
+    return {"name": args.name, "cluster": platform.cluster_arn, "task_definition": parts.task_definition.arn,
+            "capacity_provider_strategies": capacity_strategy_inputs(parts.capacity_provider_strategy),
+            "platform_version": "LATEST", "deployment_circuit_breaker": {"enable": True, "rollback": True},
+            "deployment_minimum_healthy_percent": 100, "deployment_maximum_percent": 200,
+            "network_configuration": {"subnets": list(platform.subnet_ids), "assign_public_ip": False,
+                                      "security_groups": groups},
+            "enable_execute_command": args.workload.exec, "propagate_tags": "SERVICE",
+            "enable_ecs_managed_tags": True}
+
+
+def scaling_target(parent: pulumi.Resource, name: str, args: WorkloadArgs, minimum: int, maximum: int,
+                   service: aws.ecs.Service) -> aws.appautoscaling.Target:
+    """The service's desired count as an Application Auto Scaling target (services with autoscaling, workers)."""
+    return aws.appautoscaling.Target(
+        f"{name}-scaling", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+        resource_id=f"service/{args.platform.cluster_name}/{args.name}", min_capacity=minimum, max_capacity=maximum,
+        tags={**args.tags, "workload": args.name}, opts=pulumi.ResourceOptions(parent=parent, depends_on=[service]))
